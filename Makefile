@@ -1,0 +1,30 @@
+# plancast: two set-up commands.
+#   make demo   create .venv, install plancast, build the worked scenario into ./plancast.duckdb, print the review
+#   make test   create .venv, install plancast with its test extras, run the whole suite on DuckDB and PostgreSQL
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; run 'make PYTHON=python3 ...' with a Python 3.11+"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/plancast --db plancast.duckdb demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_import.py
+
+clean:
+	rm -rf $(VENV) plancast.duckdb

@@ -1,0 +1,585 @@
+"""The store: plancast's shared data layer.
+
+Every table, every query text and every transaction lives here; nothing above
+the store builds SQL. Queries are SQLAlchemy Core expressions, so they render
+for DuckDB (the embedded default) and PostgreSQL alike, and user values always
+travel as bound parameters. Engine differences (bulk load, fast fetch) are in
+:mod:`plancast.store.engines`; the schema is built and upgraded by the ordered
+migrations in :mod:`plancast.store.migrations`.
+
+Plan records are append-only and bitemporal (see :mod:`.temporal`): no method
+here updates or deletes a plan row.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from ..errors import HistoryViolation, NotFound, StoreError
+from ..kinds import KINDS, Kind
+from . import migrations, temporal
+from .engines import Engine, engine_for
+
+DEFAULT_DB = "plancast.duckdb"
+DEFAULT_PLAN = "main"
+PLAN_TABLES = ("territory_assignment", "rep_assignment", "account_exclusion", "territory_plan", "quota")
+_TEMPORAL_COLS = ("valid_from", "valid_to", "recorded_at")
+_KEY_OF_TABLE = {k.table: k for k in KINDS.values()}
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC timestamp the store records."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _sqlalchemy_url(db: str) -> tuple[str, str | None, dict[str, Any]]:
+    """Turn ``--db`` into (SQLAlchemy URL, PostgreSQL schema, engine kwargs)."""
+    if db.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        parts = urlsplit(db)
+        query = dict(parse_qsl(parts.query))
+        schema = query.pop("schema", None)
+        if schema is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
+            raise StoreError(
+                f"schema name {schema!r} in the --db URL is not a plain SQL identifier",
+                hint="use letters, digits and underscores, starting with a letter",
+            )
+        scheme = "postgresql+psycopg"
+        url = urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+        return url, schema, {}
+    if db.startswith("duckdb://"):
+        return db, None, {}
+    if "://" in db:
+        raise StoreError(
+            f"--db {db!r} is neither a DuckDB file path nor a PostgreSQL URL",
+            hint="give a file path such as plancast.duckdb, :memory:, or postgresql://user@host:5432/dbname",
+        )
+    if db == ":memory:":
+        return "duckdb:///:memory:", None, {"poolclass": sa.pool.StaticPool}
+    path = Path(db).expanduser()
+    if path.parent and not path.parent.exists():
+        raise StoreError(
+            f"cannot create the store {db!r}: folder {str(path.parent)!r} does not exist",
+            hint="create the folder first or give another --db path",
+        )
+    return f"duckdb:///{path}", None, {}
+
+
+@dataclass
+class WriteResult:
+    kind: str
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    superseded: int = 0
+    restated: int = 0
+    version_ids: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Store:
+    """A connection to one plancast store (a DuckDB file, or a PostgreSQL database/schema)."""
+
+    def __init__(self, db: str | None = None, *, upgrade: bool = True) -> None:
+        self.db = db or os.environ.get("PLANCAST_DB") or DEFAULT_DB
+        url, self.schema, kw = _sqlalchemy_url(self.db)
+        try:
+            self.engine = sa.create_engine(url, **kw)
+            if self.schema:
+                self._use_schema(self.schema)
+            with self.engine.connect():
+                pass
+        except sa.exc.OperationalError as e:  # pragma: no cover - message depends on the server
+            raise StoreError(
+                f"cannot open the store {self.db!r}: {e.orig}",
+                hint="check that the server is running and the URL is right",
+            ) from e
+        except Exception as e:
+            if "lock" in str(e).lower():
+                raise StoreError(
+                    f"the store {self.db!r} is in use by another process",
+                    hint="close the other plancast (or DuckDB) session, or use another --db",
+                ) from e
+            raise
+        self.dialect = self.engine.dialect.name
+        self.io: Engine = engine_for(self.dialect)
+        if upgrade:
+            self.upgrade()
+        self._meta: sa.MetaData | None = None
+
+    # ------------------------------------------------------------ schema
+    def _use_schema(self, schema: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+        @sa.event.listens_for(self.engine, "connect")
+        def _set_path(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f'SET search_path TO "{schema}"')
+            dbapi_conn.commit()
+
+        self.engine.dispose()
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return migrations.current_version(conn)
+
+    def upgrade(self, target: int | None = None) -> list[migrations.Migration]:
+        have = self.version()
+        if have > migrations.HEAD:
+            raise StoreError(
+                f"the store {self.db!r} has schema version {have}, newer than this plancast ({migrations.HEAD})",
+                hint="upgrade plancast (pip install -U plancast)",
+            )
+        done = migrations.upgrade(self.engine, target)
+        self._meta = None
+        return done
+
+    @property
+    def meta(self) -> sa.MetaData:
+        if self._meta is None:
+            self._meta = self._reflect()
+        return self._meta
+
+    def _reflect(self) -> sa.MetaData:
+        """Tables and views as the database has them, from information_schema.
+
+        One query for columns, one for primary keys, on both engines (the
+        dialects' own reflection is not portable to DuckDB)."""
+        ic = sa.table(
+            "columns", sa.column("table_name"), sa.column("column_name"), sa.column("data_type"),
+            sa.column("ordinal_position"), sa.column("table_schema"), schema="information_schema",
+        )
+        tc = sa.table(
+            "table_constraints", sa.column("constraint_name"), sa.column("table_name"),
+            sa.column("table_schema"), sa.column("constraint_type"), schema="information_schema",
+        )
+        ku = sa.table(
+            "key_column_usage", sa.column("constraint_name"), sa.column("table_name"),
+            sa.column("table_schema"), sa.column("column_name"), schema="information_schema",
+        )
+        here = sa.func.current_schema()
+        with self.engine.connect() as conn:
+            cols = conn.execute(
+                sa.select(ic.c.table_name, ic.c.column_name, ic.c.data_type)
+                .where(ic.c.table_schema == here)
+                .order_by(ic.c.table_name, ic.c.ordinal_position)
+            ).fetchall()
+            pks = conn.execute(
+                sa.select(tc.c.table_name, ku.c.column_name)
+                .join(ku, sa.and_(ku.c.constraint_name == tc.c.constraint_name,
+                                  ku.c.table_schema == tc.c.table_schema, ku.c.table_name == tc.c.table_name))
+                .where(tc.c.constraint_type == "PRIMARY KEY", tc.c.table_schema == here)
+            ).fetchall()
+        pk = {(t, c) for t, c in pks}
+        meta = sa.MetaData()
+        by_table: dict[str, list[sa.Column]] = {}
+        for t, c, dt in cols:
+            by_table.setdefault(t, []).append(
+                sa.Column(c, _sql_type(dt), primary_key=(t, c) in pk, autoincrement=False)
+            )
+        for t, columns in by_table.items():
+            sa.Table(t, meta, *columns)
+        return meta
+
+    def table(self, name: str) -> sa.Table:
+        try:
+            return self.meta.tables[name]
+        except KeyError:
+            raise NotFound(f"the store has no table {name!r}") from None
+
+    def drop_schema(self) -> None:
+        """Remove this store's PostgreSQL schema (tests use one schema per run)."""
+        if self.schema:
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        self.engine.dispose()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ reads
+    def frame(self, stmt: sa.Executable, conn: sa.Connection | None = None) -> pd.DataFrame:
+        if conn is not None:
+            return self.io.fetch_frame(conn, stmt)
+        with self.engine.connect() as c:
+            return self.io.fetch_frame(c, stmt)
+
+    def read_table(self, name: str, *, limit: int | None = None, order: bool = True) -> pd.DataFrame:
+        t = self.table(name)
+        stmt = sa.select(t)
+        if order and t.primary_key.columns:
+            stmt = stmt.order_by(*t.primary_key.columns)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return self._canon(self.frame(stmt), name)
+
+    def counts(self) -> dict[str, int]:
+        names = [n for n, t in self.meta.tables.items() if n != "schema_migrations" and not n.endswith("_history")]
+        with self.engine.connect() as conn:
+            return {
+                n: int(conn.execute(sa.select(sa.func.count()).select_from(self.table(n))).scalar() or 0)
+                for n in sorted(names)
+            }
+
+    def known_ids(self) -> dict[str, set[str]]:
+        """Ids the store holds, per import kind (for reference checks)."""
+        out: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            for kind in ("accounts", "reps", "territories", "stages", "opportunities"):
+                k = KINDS[kind]
+                col = self.table(k.table).c[k.key[0]]
+                out[kind] = {str(v) for (v,) in conn.execute(sa.select(col))}
+        return out
+
+    def stage_flags(self) -> dict[str, tuple[bool, bool]]:
+        t = self.table("stage")
+        with self.engine.connect() as conn:
+            return {s: (bool(c), bool(w)) for s, c, w in conn.execute(sa.select(t.c.stage, t.c.is_closed, t.c.is_won))}
+
+    def periods(self) -> dict[str, tuple[date, date]]:
+        df = self.read_table("period")
+        return {
+            r.period_id: (pd.Timestamp(r.start_date).date(), pd.Timestamp(r.end_date).date())
+            for r in df.itertuples()
+        }
+
+    def plans(self) -> pd.DataFrame:
+        return self.read_table("plan")
+
+    def plan_versions(self, plan_id: str | None = None) -> pd.DataFrame:
+        t = self.table("plan_version")
+        stmt = sa.select(t).order_by(t.c.version_id)
+        if plan_id is not None:
+            stmt = stmt.where(t.c.plan_id == plan_id)
+        return self.frame(stmt)
+
+    def plan_records(
+        self,
+        kind: str | Kind,
+        *,
+        plan_id: str = DEFAULT_PLAN,
+        valid_on: date | None = None,
+        during: tuple[date, date] | None = None,
+        known_at: datetime | None = None,
+        include_retracted: bool = False,
+        conn: sa.Connection | None = None,
+    ) -> pd.DataFrame:
+        """The plan records in force — on ``valid_on`` (or overlapping ``during``,
+        end exclusive) — as they were known at ``known_at`` (default: now)."""
+        k = KINDS[kind] if isinstance(kind, str) else kind
+        if not k.temporal:
+            raise NotFound(f"{k.name} are not plan records")
+        t = self.table(k.table)
+        s = self.table("supersession")
+        superseded = sa.exists().where(
+            s.c.table_name == k.table, s.c.record_id == t.c.record_id
+        )
+        stmt = sa.select(t).where(t.c.plan_id == plan_id)
+        if known_at is not None:
+            superseded = superseded.where(s.c.superseded_at <= known_at)
+            stmt = stmt.where(t.c.recorded_at <= known_at)
+        stmt = stmt.where(~superseded)
+        if not include_retracted:
+            stmt = stmt.where(t.c.retracted.is_(False))
+        if valid_on is not None:
+            stmt = stmt.where(t.c.valid_from <= valid_on, sa.or_(t.c.valid_to.is_(None), t.c.valid_to > valid_on))
+        if during is not None:
+            start, end = during
+            stmt = stmt.where(t.c.valid_from < end, sa.or_(t.c.valid_to.is_(None), t.c.valid_to > start))
+        stmt = stmt.order_by(*[t.c[c] for c in k.key], t.c.valid_from)
+        return self._canon(self.frame(stmt, conn), k.table)
+
+    def record_history(self, kind: str | Kind, *, plan_id: str = DEFAULT_PLAN) -> pd.DataFrame:
+        """Every record ever written for a kind, with its ``superseded_at``."""
+        k = KINDS[kind] if isinstance(kind, str) else kind
+        t = self.table(f"{k.table}_history")
+        stmt = sa.select(t).where(t.c.plan_id == plan_id).order_by(t.c.record_id)
+        return self._canon(self.frame(stmt), k.table)
+
+    def _canon(self, df: pd.DataFrame, table: str) -> pd.DataFrame:
+        """Fetched frame → canonical dtypes (dates as datetime64, money as float)."""
+        t = self.meta.tables.get(table)
+        if t is None:
+            return df
+        for c in t.columns:
+            if c.name not in df:
+                continue
+            if isinstance(c.type, sa.Date | sa.DateTime):
+                df[c.name] = pd.to_datetime(df[c.name])
+            elif isinstance(c.type, sa.Numeric) and not isinstance(c.type, sa.Float):
+                df[c.name] = pd.to_numeric(df[c.name], errors="coerce").astype("float64")
+            elif isinstance(c.type, sa.Boolean):
+                df[c.name] = df[c.name].astype("boolean")
+        return df
+
+    # ------------------------------------------------------------ writes
+    def _next_id(self, conn: sa.Connection, table: str, col: str) -> int:
+        t = self.table(table)
+        return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.c[col]), 0))).scalar() or 0) + 1
+
+    def ensure_plan(
+        self, conn: sa.Connection, plan_id: str, *, fiscal_year_start_month: int = 1, currency: str = "USD"
+    ) -> None:
+        t = self.table("plan")
+        if conn.execute(sa.select(t.c.plan_id).where(t.c.plan_id == plan_id)).first() is None:
+            conn.execute(
+                t.insert().values(
+                    plan_id=plan_id,
+                    name=plan_id,
+                    fiscal_year_start_month=fiscal_year_start_month,
+                    currency=currency,
+                    created_at=utcnow(),
+                )
+            )
+
+    def add_periods(self, frame: pd.DataFrame) -> WriteResult:
+        """Add fiscal periods (``period_id, period_type, fiscal_year, start_date, end_date``).
+
+        A period that exists with other dates is refused: periods anchor quotas
+        and plan records, so they never move.
+        """
+        with self.engine.begin() as conn:
+            return self._upsert(conn, "period", frame, kind="periods", immutable=True)
+
+    def write(
+        self,
+        kind: str | Kind,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        plan_id: str = DEFAULT_PLAN,
+        reason: str | None = None,
+        author: str | None = None,
+        recorded_at: datetime | None = None,
+        stages: pd.DataFrame | None = None,
+        sha256: str | None = None,
+        preset: str | None = None,
+        rows_read: int | None = None,
+    ) -> WriteResult:
+        """Write one validated, canonical frame of ``kind`` in one transaction."""
+        k = KINDS[kind] if isinstance(kind, str) else kind
+        now = utcnow()
+        with self.engine.begin() as conn:
+            if stages is not None and len(stages):
+                self._upsert(conn, "stage", stages[list(KINDS["stages"].column_names)], kind="stages", only_new=True)
+            if k.temporal:
+                res = self._append_plan(
+                    conn, k, frame, plan_id=plan_id, source=source, reason=reason or f"import {source}",
+                    author=author or _default_author(), recorded_at=recorded_at or now,
+                )
+            else:
+                res = self._upsert(conn, k.table, frame[list(k.column_names)], kind=k.name)
+                self._side_effects(conn, k, frame, res, plan_id=plan_id, source=source,
+                                   author=author or _default_author(), recorded_at=recorded_at or now)
+            log = self.table("import_log")
+            conn.execute(
+                log.insert().values(
+                    import_id=self._next_id(conn, "import_log", "import_id"),
+                    kind=k.name, source=source, sha256=sha256, preset=preset,
+                    rows_read=rows_read if rows_read is not None else len(frame),
+                    inserted=res.inserted, updated=res.updated, unchanged=res.unchanged,
+                    version_id=res.version_ids[-1] if res.version_ids else None, imported_at=now,
+                )
+            )
+        return res
+
+    def _side_effects(
+        self, conn: sa.Connection, k: Kind, frame: pd.DataFrame, res: WriteResult, **kw: Any
+    ) -> None:
+        """Rows a reference import implies elsewhere: regions/segments, rep assignments."""
+        if k.name == "territories":
+            for col, table in (("segment_id", "segment"), ("region_id", "region")):
+                ids = frame[col].dropna().drop_duplicates()
+                if len(ids):
+                    new = pd.DataFrame({col: ids, "name": ids})
+                    if table == "region":
+                        seg = frame.dropna(subset=["region_id"]).drop_duplicates("region_id")
+                        new["segment_id"] = new[col].map(seg.set_index("region_id")["segment_id"])
+                    self._upsert(conn, table, new, kind=table, only_new=True)
+        if k.name == "reps" and frame["territory_id"].notna().any():
+            with_t = frame[frame["territory_id"].notna()]
+            start = pd.to_datetime(with_t["hire_date"])
+            if start.isna().any():
+                raise HistoryViolation(
+                    f"{int(start.isna().sum())} reps have a territory_id but no hire_date",
+                    hint="give hire_date so the rep assignment knows when it starts",
+                )
+            ra = pd.DataFrame(
+                {
+                    "rep_id": with_t["rep_id"].to_numpy(),
+                    "territory_id": with_t["territory_id"].to_numpy(),
+                    "share": 1.0,
+                    "valid_from": start.to_numpy(),
+                    "valid_to": pd.to_datetime(with_t["departure_date"]).to_numpy(),
+                }
+            )
+            sub = self._append_plan(
+                conn, KINDS["rep_assignments"], ra, plan_id=kw["plan_id"], source=kw["source"],
+                reason=f"rep assignments from {kw['source']}", author=kw["author"], recorded_at=kw["recorded_at"],
+            )
+            res.version_ids += sub.version_ids
+            if sub.inserted:
+                res.notes.append(f"{sub.inserted} rep assignment records written")
+
+    def _upsert(
+        self,
+        conn: sa.Connection,
+        table: str,
+        frame: pd.DataFrame,
+        *,
+        kind: str,
+        only_new: bool = False,
+        immutable: bool = False,
+    ) -> WriteResult:
+        """Insert new rows, replace changed rows of a reference table (one key column)."""
+        t = self.table(table)
+        key = t.primary_key.columns.values()[0].name
+        frame = frame.drop_duplicates(subset=[key], keep="last").reset_index(drop=True)
+        existing = self._canon(self.io.fetch_frame(conn, sa.select(t)), table)
+        res = WriteResult(kind=kind, rows=len(frame))
+        if not len(existing):
+            self.io.insert_frame(conn, t, frame)
+            res.inserted = len(frame)
+            return res
+        merged = frame.merge(existing, on=key, how="left", suffixes=("", "__old"), indicator=True)
+        is_new = (merged["_merge"] == "left_only").to_numpy()
+        changed = np.zeros(len(merged), dtype=bool)
+        for c in frame.columns:
+            if c == key:
+                continue
+            changed |= ~temporal.same_values(merged[c], merged[f"{c}__old"]).to_numpy()
+        changed &= ~is_new
+        if immutable and changed.any():
+            bad = merged.loc[changed, key].head(5).tolist()
+            raise HistoryViolation(
+                f"{table} {', '.join(map(str, bad))} already exist with other values",
+                hint="periods never change once created; use new period ids",
+            )
+        if only_new:
+            changed[:] = False
+        res.inserted = int(is_new.sum())
+        res.updated = int(changed.sum())
+        res.unchanged = len(frame) - res.inserted - res.updated
+        upd = frame[changed]
+        if len(upd):
+            conn.execute(t.delete().where(t.c[key].in_(sa.bindparam("keys", expanding=True))),
+                         {"keys": upd[key].tolist()})
+        self.io.insert_frame(conn, t, pd.concat([frame[is_new], upd]))
+        return res
+
+    def _append_plan(
+        self,
+        conn: sa.Connection,
+        k: Kind,
+        frame: pd.DataFrame,
+        *,
+        plan_id: str,
+        source: str,
+        reason: str,
+        author: str,
+        recorded_at: datetime,
+    ) -> WriteResult:
+        t = self.table(k.table)
+        self.ensure_plan(conn, plan_id)
+        key = list(k.key)
+        values = [c for c in k.column_names if c not in key and c not in _TEMPORAL_COLS]
+        frame = frame.copy()
+        if "recorded_at" not in frame:
+            frame["recorded_at"] = pd.NaT
+        frame["recorded_at"] = pd.to_datetime(frame["recorded_at"]).fillna(pd.Timestamp(recorded_at))
+        res = WriteResult(kind=k.name, rows=len(frame))
+        latest = conn.execute(
+            sa.select(sa.func.max(t.c.recorded_at)).where(t.c.plan_id == plan_id)
+        ).scalar()
+        for when, group in frame.groupby("recorded_at", sort=True):
+            when = pd.Timestamp(when).to_pydatetime()
+            if latest is not None and when < latest:
+                raise HistoryViolation(
+                    f"{k.name} recorded at {when:%Y-%m-%d %H:%M} would be earlier than what plan {plan_id!r} "
+                    f"already knows (latest record {latest:%Y-%m-%d %H:%M}); past reports would change",
+                    hint="leave recorded_at blank (it defaults to now) or use a time after the latest record",
+                )
+            current = self.plan_records(k, plan_id=plan_id, include_retracted=True, conn=conn)
+            ap = temporal.plan_append(current, group, key, values)
+            res.unchanged += ap.unchanged
+            if not len(ap.inserts) and not len(ap.superseded):
+                continue
+            vid = self._next_id(conn, "plan_version", "version_id")
+            conn.execute(
+                self.table("plan_version").insert().values(
+                    version_id=vid, plan_id=plan_id, reason=reason, author=author, source=source, recorded_at=when
+                )
+            )
+            rows = ap.inserts.copy()
+            rows.insert(0, "record_id", np.arange(len(rows)) + self._next_id(conn, k.table, "record_id"))
+            rows["plan_id"] = plan_id
+            rows["version_id"] = vid
+            rows["recorded_at"] = pd.Timestamp(when)
+            rows["retracted"] = rows["retracted"].astype(bool)
+            self.io.insert_frame(conn, t, rows)
+            if len(ap.superseded):
+                self.io.insert_frame(
+                    conn,
+                    self.table("supersession"),
+                    pd.DataFrame(
+                        {
+                            "table_name": k.table,
+                            "record_id": ap.superseded.astype("int64"),
+                            "superseded_at": pd.Timestamp(when),
+                            "version_id": vid,
+                        }
+                    ),
+                )
+            res.inserted += len(rows) - ap.restated
+            res.restated += ap.restated
+            res.superseded += len(ap.superseded)
+            res.version_ids.append(vid)
+            latest = when
+        return res
+
+
+def _sql_type(data_type: str) -> sa.types.TypeEngine:
+    d = data_type.lower()
+    if d.startswith(("decimal", "numeric")):
+        return sa.Numeric(18, 2)
+    if d.startswith(("double", "float", "real")):
+        return sa.Float()
+    if d.startswith("timestamp"):
+        return sa.DateTime()
+    if d == "date":
+        return sa.Date()
+    if d in ("bigint", "int8", "hugeint"):
+        return sa.BigInteger()
+    if d in ("integer", "int", "int4", "smallint"):
+        return sa.Integer()
+    if d.startswith("bool"):
+        return sa.Boolean()
+    return sa.String()
+
+
+def _default_author() -> str:
+    return os.environ.get("PLANCAST_AUTHOR") or os.environ.get("USER") or "unknown"
+
+
+def open_store(db: str | None = None) -> Store:
+    return Store(db)

@@ -1,0 +1,326 @@
+"""Schema migrations: an ordered, append-only list of steps.
+
+Each migration is a function of an Alembic :class:`~alembic.operations.Operations`
+object, so its DDL is written once and rendered for every engine by Alembic
+(DuckDB uses Alembic's default implementation registered below). The list is
+frozen history: a released migration is never edited; a change to the schema is
+a new migration at the end. ``schema_migrations`` records which have run; each
+migration runs in its own transaction, so a failure leaves the previous
+version intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic.ddl.impl import DefaultImpl
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+
+class DuckDBImpl(DefaultImpl):
+    """Lets Alembic's operations run on DuckDB (it has transactional DDL)."""
+
+    __dialect__ = "duckdb"
+    transactional_ddl = True
+
+
+MONEY = sa.Numeric(18, 2)
+ID = sa.String(200)
+
+
+def _c(name: str, type_: sa.types.TypeEngine | type, **kw: object) -> sa.Column:
+    return sa.Column(name, type_, **kw)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- 1
+def m0001_reference_and_crm(op: Operations) -> None:
+    """Reference data, the fiscal calendar, CRM facts and the import log."""
+    op.create_table(
+        "segment",
+        _c("segment_id", ID, primary_key=True),
+        _c("name", sa.String),
+    )
+    op.create_table(
+        "region",
+        _c("region_id", ID, primary_key=True),
+        _c("name", sa.String),
+        _c("segment_id", ID),
+    )
+    op.create_table(
+        "territory",
+        _c("territory_id", ID, primary_key=True),
+        _c("name", sa.String),
+        _c("region_id", ID),
+        _c("segment_id", ID),
+        _c("territory_type", sa.String(20), nullable=False),
+        _c("precedence", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "rep",
+        _c("rep_id", ID, primary_key=True),
+        _c("name", sa.String),
+        _c("email", sa.String),
+        _c("manager", sa.String),
+        _c("role", sa.String(40)),
+        _c("hire_date", sa.Date),
+        _c("departure_date", sa.Date),
+        _c("ramp_months", sa.Integer),
+    )
+    op.create_table(
+        "account",
+        _c("account_id", ID, primary_key=True),
+        _c("name", sa.String),
+        _c("parent_account_id", ID),
+        _c("country", sa.String),
+        _c("state", sa.String),
+        _c("city", sa.String),
+        _c("postal_code", sa.String),
+        _c("industry", sa.String),
+        _c("size_band", sa.String),
+        _c("employees", sa.BigInteger),
+        _c("annual_revenue", MONEY),
+        _c("segment_id", ID),
+    )
+    op.create_table(
+        "stage",
+        _c("stage", ID, primary_key=True),
+        _c("sort_order", sa.Integer, nullable=False),
+        _c("is_closed", sa.Boolean, nullable=False),
+        _c("is_won", sa.Boolean, nullable=False),
+        _c("probability", sa.Float),
+    )
+    op.create_table(
+        "opportunity",
+        _c("opportunity_id", ID, primary_key=True),
+        _c("name", sa.String),
+        _c("account_id", ID),
+        _c("owner_id", ID, nullable=False),
+        _c("amount", MONEY),
+        _c("currency", sa.String(3), nullable=False),
+        _c("stage", ID, nullable=False),
+        _c("created_date", sa.Date, nullable=False),
+        _c("close_date", sa.Date),
+        _c("is_closed", sa.Boolean, nullable=False),
+        _c("is_won", sa.Boolean, nullable=False),
+        _c("product", sa.String),
+        _c("probability", sa.Float),
+    )
+    op.create_table(
+        "opportunity_history",
+        _c("history_id", ID, primary_key=True),
+        _c("opportunity_id", ID, nullable=False),
+        _c("changed_at", sa.Date, nullable=False),
+        _c("stage", ID),
+        _c("amount", MONEY),
+        _c("close_date", sa.Date),
+    )
+    op.create_index("ix_opportunity_history_opp", "opportunity_history", ["opportunity_id", "changed_at"])
+    op.create_table(
+        "period",
+        _c("period_id", sa.String(20), primary_key=True),
+        _c("period_type", sa.String(10), nullable=False),
+        _c("fiscal_year", sa.Integer, nullable=False),
+        _c("start_date", sa.Date, nullable=False),
+        _c("end_date", sa.Date, nullable=False),
+    )
+    op.create_table(
+        "import_log",
+        _c("import_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("kind", sa.String(40), nullable=False),
+        _c("source", sa.String, nullable=False),
+        _c("sha256", sa.String(64)),
+        _c("preset", sa.String(40)),
+        _c("rows_read", sa.BigInteger, nullable=False),
+        _c("inserted", sa.BigInteger, nullable=False),
+        _c("updated", sa.BigInteger, nullable=False),
+        _c("unchanged", sa.BigInteger, nullable=False),
+        _c("version_id", sa.BigInteger),
+        _c("imported_at", sa.DateTime, nullable=False),
+    )
+
+
+# --------------------------------------------------------------------------- 2
+_TEMPORAL_TAIL = (
+    ("valid_from", sa.Date, False),
+    ("valid_to", sa.Date, True),
+    ("recorded_at", sa.DateTime, False),
+    ("retracted", sa.Boolean, False),
+)
+
+
+def _plan_table(op: Operations, name: str, *cols: sa.Column) -> None:
+    op.create_table(
+        name,
+        _c("record_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("plan_id", ID, nullable=False),
+        _c("version_id", sa.BigInteger, nullable=False),
+        *cols,
+        *(_c(n, t, nullable=nullable) for n, t, nullable in _TEMPORAL_TAIL),
+    )
+
+
+def m0002_plan_records(op: Operations) -> None:
+    """Plans, plan versions and the bitemporal, append-only plan records."""
+    op.create_table(
+        "plan",
+        _c("plan_id", ID, primary_key=True),
+        _c("name", sa.String),
+        _c("fiscal_year_start_month", sa.Integer, nullable=False),
+        _c("currency", sa.String(3), nullable=False),
+        _c("created_at", sa.DateTime, nullable=False),
+    )
+    op.create_table(
+        "plan_version",
+        _c("version_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("plan_id", ID, nullable=False),
+        _c("reason", sa.String, nullable=False),
+        _c("author", sa.String, nullable=False),
+        _c("source", sa.String),
+        _c("recorded_at", sa.DateTime, nullable=False),
+    )
+    _plan_table(
+        op,
+        "territory_assignment",
+        _c("account_id", ID, nullable=False),
+        _c("territory_id", ID, nullable=False),
+    )
+    _plan_table(
+        op,
+        "rep_assignment",
+        _c("rep_id", ID, nullable=False),
+        _c("territory_id", ID, nullable=False),
+        _c("share", sa.Float, nullable=False),
+    )
+    _plan_table(
+        op,
+        "account_exclusion",
+        _c("account_id", ID, nullable=False),
+        _c("reason", sa.String, nullable=False),
+    )
+    _plan_table(
+        op,
+        "territory_plan",
+        _c("territory_id", ID, nullable=False),
+        _c("period", sa.String(20)),
+        _c("planned_accounts", sa.Float, nullable=False),
+        _c("opp_rate", sa.Float, nullable=False),
+        _c("win_rate", sa.Float, nullable=False),
+        _c("asp", MONEY, nullable=False),
+        _c("cycle_days", sa.Float),
+        _c("coverage_ratio", sa.Float),
+        _c("uplift", sa.Float),
+        _c("ramp", sa.Float),
+    )
+    _plan_table(
+        op,
+        "quota",
+        _c("entity_type", sa.String(20), nullable=False),
+        _c("entity_id", ID, nullable=False),
+        _c("period", sa.String(20), nullable=False),
+        _c("amount", MONEY, nullable=False),
+        _c("basis", sa.String(20), nullable=False),
+        _c("currency", sa.String(3), nullable=False),
+    )
+    op.create_table(
+        "supersession",
+        _c("table_name", sa.String(40), primary_key=True),
+        _c("record_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("superseded_at", sa.DateTime, nullable=False),
+        _c("version_id", sa.BigInteger, nullable=False),
+    )
+    for t in ("territory_assignment", "rep_assignment", "account_exclusion", "territory_plan", "quota"):
+        op.create_index(f"ix_{t}_valid", t, ["plan_id", "valid_from"])
+        # every record with its record time, superseded_at derived from the
+        # append-only supersession table: the rows themselves never change
+        op.execute(
+            f"CREATE VIEW {t}_history AS SELECT t.*, s.superseded_at "
+            f"FROM {t} t LEFT JOIN supersession s "
+            f"ON s.table_name = '{t}' AND s.record_id = t.record_id"
+        )
+
+
+# --------------------------------------------------------------------------- 3
+def m0003_forecast_results(op: Operations) -> None:
+    """Forecast runs and their per-entity results."""
+    op.create_table(
+        "forecast_run",
+        _c("run_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("created_at", sa.DateTime, nullable=False),
+        _c("as_of", sa.Date, nullable=False),
+        _c("period", sa.String(20), nullable=False),
+        _c("method", sa.String(40), nullable=False),
+        _c("simulations", sa.Integer),
+        _c("seed", sa.BigInteger),
+        _c("plan_id", ID),
+        _c("known_at", sa.DateTime),
+        _c("params", sa.Text),
+    )
+    op.create_table(
+        "forecast_result",
+        _c("run_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("level", sa.String(20), primary_key=True),
+        _c("entity_id", ID, primary_key=True),
+        _c("quota", MONEY),
+        _c("closed_won", MONEY),
+        _c("mean", sa.Float),
+        _c("p10", sa.Float),
+        _c("p50", sa.Float),
+        _c("p90", sa.Float),
+        _c("prob_quota", sa.Float),
+        _c("plan_expected_to_date", sa.Float),
+        _c("plan_expected", sa.Float),
+    )
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Operations], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "reference data, calendar, CRM facts, import log", m0001_reference_and_crm),
+    Migration(2, "plans, versions, bitemporal plan records", m0002_plan_records),
+    Migration(3, "forecast runs and results", m0003_forecast_results),
+)
+HEAD = MIGRATIONS[-1].version
+
+_LOG = sa.Table(
+    "schema_migrations",
+    sa.MetaData(),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+
+def current_version(conn: sa.Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_migrations"):
+        return 0
+    v = conn.execute(sa.select(sa.func.max(_LOG.c.version))).scalar()
+    return int(v or 0)
+
+
+def upgrade(engine: sa.Engine, target: int | None = None) -> list[Migration]:
+    """Run every migration above the store's version up to ``target`` (default: head)."""
+    target = HEAD if target is None else target
+    with engine.begin() as conn:
+        _LOG.create(conn, checkfirst=True)
+        have = current_version(conn)
+    applied = []
+    for m in MIGRATIONS:
+        if have < m.version <= target:
+            with engine.begin() as conn:
+                m.apply(Operations(MigrationContext.configure(conn)))
+                conn.execute(
+                    _LOG.insert().values(
+                        version=m.version, name=m.name, applied_at=datetime.now(UTC).replace(tzinfo=None)
+                    )
+                )
+            applied.append(m)
+    return applied
