@@ -375,22 +375,43 @@ class Store:
         sha256: str | None = None,
         preset: str | None = None,
         rows_read: int | None = None,
+        also: list[tuple[str, pd.DataFrame]] | None = None,
     ) -> WriteResult:
-        """Write one validated, canonical frame of ``kind`` in one transaction."""
+        """Write one validated, canonical frame of ``kind`` in one transaction.
+
+        ``also`` lists more (kind, frame) pairs the same input implies (e.g. the
+        rep assignments of a reps file); they are written in the same
+        transaction, so either all of it lands or none of it."""
         k = KINDS[kind] if isinstance(kind, str) else kind
+        try:
+            return self._write(k, frame, source=source, plan_id=plan_id, reason=reason, author=author,
+                               recorded_at=recorded_at, stages=stages, sha256=sha256, preset=preset,
+                               rows_read=rows_read, also=also)
+        except (HistoryViolation, NotFound):
+            raise
+        except Exception as e:
+            raise StoreError(
+                f"writing {source} failed in the database, so nothing of it was written: "
+                f"{type(e).__name__}: {str(e).splitlines()[0]}",
+                hint="this is a gap in plancast's checks; please report it with the file",
+            ) from e
+
+    def _write(
+        self, k: Kind, frame: pd.DataFrame, *, source: str, plan_id: str, reason: str | None,
+        author: str | None, recorded_at: datetime | None, stages: pd.DataFrame | None, sha256: str | None,
+        preset: str | None, rows_read: int | None, also: list[tuple[str, pd.DataFrame]] | None,
+    ) -> WriteResult:
         now = utcnow()
         with self.engine.begin() as conn:
             if stages is not None and len(stages):
                 self._upsert(conn, "stage", stages[list(KINDS["stages"].column_names)], kind="stages", only_new=True)
-            if k.temporal:
-                res = self._append_plan(
-                    conn, k, frame, plan_id=plan_id, source=source, reason=reason or f"import {source}",
-                    author=author or _default_author(), recorded_at=recorded_at or now,
-                )
-            else:
-                res = self._upsert(conn, k.table, frame[list(k.column_names)], kind=k.name)
-                self._side_effects(conn, k, frame, res, plan_id=plan_id, source=source,
-                                   author=author or _default_author(), recorded_at=recorded_at or now)
+            res = self.write_in(conn, k, frame, plan_id=plan_id, source=source, reason=reason,
+                                author=author, recorded_at=recorded_at or now)
+            for other, oframe in also or []:
+                sub = self.write_in(conn, KINDS[other], oframe, plan_id=plan_id, source=source, reason=reason,
+                                    author=author, recorded_at=recorded_at or now)
+                res.version_ids += sub.version_ids
+                res.notes.append(f"{other.replace('_', ' ')}: {sub.inserted} written, {sub.unchanged} unchanged")
             log = self.table("import_log")
             conn.execute(
                 log.insert().values(
@@ -403,10 +424,20 @@ class Store:
             )
         return res
 
-    def _side_effects(
-        self, conn: sa.Connection, k: Kind, frame: pd.DataFrame, res: WriteResult, **kw: Any
-    ) -> None:
-        """Rows a reference import implies elsewhere: regions/segments, rep assignments."""
+    def write_in(
+        self, conn: sa.Connection, k: Kind, frame: pd.DataFrame, *, plan_id: str, source: str,
+        reason: str | None, author: str | None, recorded_at: datetime,
+    ) -> WriteResult:
+        if k.temporal:
+            return self._append_plan(conn, k, frame, plan_id=plan_id, source=source,
+                                     reason=reason or f"import {source}", author=author or _default_author(),
+                                     recorded_at=recorded_at)
+        res = self._upsert(conn, k.table, frame[list(k.column_names)], kind=k.name)
+        self._side_effects(conn, k, frame)
+        return res
+
+    def _side_effects(self, conn: sa.Connection, k: Kind, frame: pd.DataFrame) -> None:
+        """Rows a territories import implies: its regions and segments."""
         if k.name == "territories":
             for col, table in (("segment_id", "segment"), ("region_id", "region")):
                 ids = frame[col].dropna().drop_duplicates()
@@ -416,30 +447,6 @@ class Store:
                         seg = frame.dropna(subset=["region_id"]).drop_duplicates("region_id")
                         new["segment_id"] = new[col].map(seg.set_index("region_id")["segment_id"])
                     self._upsert(conn, table, new, kind=table, only_new=True)
-        if k.name == "reps" and frame["territory_id"].notna().any():
-            with_t = frame[frame["territory_id"].notna()]
-            start = pd.to_datetime(with_t["hire_date"])
-            if start.isna().any():
-                raise HistoryViolation(
-                    f"{int(start.isna().sum())} reps have a territory_id but no hire_date",
-                    hint="give hire_date so the rep assignment knows when it starts",
-                )
-            ra = pd.DataFrame(
-                {
-                    "rep_id": with_t["rep_id"].to_numpy(),
-                    "territory_id": with_t["territory_id"].to_numpy(),
-                    "share": 1.0,
-                    "valid_from": start.to_numpy(),
-                    "valid_to": pd.to_datetime(with_t["departure_date"]).to_numpy(),
-                }
-            )
-            sub = self._append_plan(
-                conn, KINDS["rep_assignments"], ra, plan_id=kw["plan_id"], source=kw["source"],
-                reason=f"rep assignments from {kw['source']}", author=kw["author"], recorded_at=kw["recorded_at"],
-            )
-            res.version_ids += sub.version_ids
-            if sub.inserted:
-                res.notes.append(f"{sub.inserted} rep assignment records written")
 
     def _upsert(
         self,

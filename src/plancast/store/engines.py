@@ -66,7 +66,10 @@ class DuckDBEngine(Engine):
             cols = ", ".join(f'"{c}"' for c in df.columns)
             raw.execute(f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {view}')
         finally:
-            raw.unregister(view)
+            try:
+                raw.unregister(view)
+            except Exception:  # noqa: S110 - the aborted transaction is reported by the insert
+                pass
 
     def fetch_frame(self, conn: sa.Connection, stmt: sa.Executable) -> pd.DataFrame:
         compiled = stmt.compile(dialect=conn.dialect)  # type: ignore[attr-defined]

@@ -100,8 +100,8 @@ def plan_append(
         gap = p[p["_from"] > start].assign(p_from=lambda d: start[d.index], p_to=lambda d: d["_from"])
         last = p[~p["record_id"].duplicated(keep="last")]
         tail = last[last["_to"] < last["_to_c"]].assign(p_from=lambda d: d["_to"], p_to=lambda d: d["_to_c"])
-        g = pd.concat([gap, tail])[["record_id", "p_from", "p_to"]]
-        g["p_from"] = np.maximum(g["p_from"], p.set_index("record_id").loc[g["record_id"], "_from_c"].to_numpy())
+        g = pd.concat([gap, tail])[["record_id", "p_from", "p_to", "_from_c"]]
+        g["p_from"] = np.maximum(g["p_from"], g["_from_c"])
         g = g[g["p_from"] < g["p_to"]]
         if len(g):
             old = cur.set_index("record_id").loc[g["record_id"].to_numpy(), [*key, *values, "retracted"]]

@@ -1,0 +1,341 @@
+"""The ``plancast`` command line: parse, call one core function, render.
+
+Every read has ``--json``; every domain error becomes one error shape here
+(text with a hint on stderr, or ``{"error": …}`` on stdout with ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import BadInput, PlancastError
+
+app = typer.Typer(
+    name="plancast",
+    help="Territory planning and attainment forecasting as one system.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+calendar_app = typer.Typer(help="Fiscal periods (years and quarters).", no_args_is_help=True)
+plan_app = typer.Typer(help="Plans and their versions.", no_args_is_help=True)
+db_app = typer.Typer(help="The store itself: schema version and upgrades.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+app.add_typer(plan_app, name="plan")
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+
+
+class _State:
+    db: str | None = None
+
+
+state = _State()
+
+
+def _store() -> Any:
+    from .store import Store
+
+    return Store(state.db)
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, pd.Timestamp):
+        return None if pd.isna(o) else (o.date().isoformat() if o == o.normalize() else o.isoformat())
+    if isinstance(o, datetime | date):
+        return o.isoformat()
+    if hasattr(o, "item"):
+        return o.item()
+    if o is pd.NaT or o is pd.NA:
+        return None
+    return str(o)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, default=_jsonable, indent=2) + "\n")
+
+
+def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    df = df.astype(object).where(df.notna(), None)
+    return df.to_dict("records")
+
+
+def render_frame(df: pd.DataFrame, title: str | None = None, *, money: tuple[str, ...] = ()) -> None:
+    t = Table(title=title, show_lines=False, header_style="bold")
+    for c in df.columns:
+        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
+    for row in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(df.columns, row, strict=True):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                cells.append("")
+            elif c in money:
+                cells.append(f"${v:,.0f}")
+            elif isinstance(v, float):
+                cells.append(f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}")
+            elif isinstance(v, pd.Timestamp):
+                cells.append(v.date().isoformat() if v == v.normalize() else f"{v:%Y-%m-%d %H:%M}")
+            else:
+                cells.append(str(v))
+        t.add_row(*cells)
+    out.print(t)
+
+
+@app.callback()
+def _main(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="PLANCAST_DB",
+            help="The store: a DuckDB file (default ./plancast.duckdb), :memory:, or a PostgreSQL URL "
+            "(postgresql://user@host:5432/db, optional ?schema=name).",
+        ),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """Territory planning and attainment forecasting as one system."""
+    if version:
+        out.print(f"plancast {__version__}")
+        raise typer.Exit()
+    state.db = db
+
+
+# ---------------------------------------------------------------- import
+@app.command("import")
+def import_(
+    kind: Annotated[str, typer.Argument(help="What the file holds: accounts, reps, territories, "
+                                        "territory-assignments, rep-assignments, account-exclusions, "
+                                        "planning-assumptions, quotas, stages, opportunities, opportunity-history.")],
+    file: Annotated[Path, typer.Argument(help="A .csv, .tsv, .txt, .xlsx or .parquet file.")],
+    preset: Annotated[str | None, typer.Option(help="Column layout: plancast, salesforce, hubspot, maven, powerbi.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="A TOML or YAML file mapping your columns to plancast's.")] = None,
+    decimal_comma: Annotated[bool, typer.Option("--decimal-comma", help="Amounts use ',' as the decimal mark (1.200,50).")] = False,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet to read (default: the first).")] = None,
+    plan: Annotated[str, typer.Option(help="Plan the records belong to.")] = "main",
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the plan version).")] = None,
+    author: Annotated[str | None, typer.Option(help="Who (default: $PLANCAST_AUTHOR or $USER).")] = None,
+    valid_from: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Start date for plan records whose valid_from is blank.")] = None,
+    recorded_at: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"], help="When this was known, for back-loading history (default: now).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the file and report; write nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a file: every row is checked first; a file with problems loads nothing."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .importer import import_file
+
+    store = _store()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+        task = progress.add_task(f"import {kind}", total=None)
+        report = import_file(
+            store, kind, file, preset=preset, mapping=mapping, decimal_comma=decimal_comma, sheet=sheet,
+            plan_id=plan, reason=reason, author=author, valid_from=valid_from.date() if valid_from else None,
+            recorded_at=recorded_at, dry_run=dry_run,
+            step=lambda m: progress.update(task, description=m),
+        )
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {w}")
+    r = report.result
+    if r is None:
+        out.print(f"{report.source}: {report.rows:,} {report.kind.replace('_', ' ')} rows checked, no problems "
+                  "(dry run: nothing written)")
+        return
+    parts = [f"{r.inserted:,} new", f"{r.updated:,} changed", f"{r.unchanged:,} unchanged"]
+    if r.superseded:
+        parts.append(f"{r.superseded:,} superseded ({r.restated:,} restated)")
+    ver = f"; plan version {', '.join(map(str, r.version_ids))}" if r.version_ids else ""
+    out.print(f"{report.source}: {report.rows:,} {report.kind.replace('_', ' ')} rows: {', '.join(parts)}{ver} "
+              f"({report.seconds:.2f} s)")
+    for n in r.notes:
+        out.print(f"  {n}")
+
+
+# ---------------------------------------------------------------- reads
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """What the store holds: its schema version and row counts."""
+    store = _store()
+    info = {"db": store.db, "engine": store.dialect, "schema_version": store.version(), "tables": store.counts()}
+    if as_json:
+        emit_json(info)
+        return
+    out.print(f"store {info['db']} ({info['engine']}, schema version {info['schema_version']})")
+    render_frame(pd.DataFrame(sorted(info["tables"].items()), columns=["table", "rows"]))
+
+
+@app.command()
+def show(
+    what: Annotated[str, typer.Argument(help="A kind (accounts, quotas, …) or a table name.")],
+    as_of: Annotated[datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Plan records in force on this day.")] = None,
+    known_at: Annotated[datetime | None, typer.Option("--known-at", formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"], help="As they were known at this time.")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 50,
+    output: Annotated[Path | None, typer.Option("--out", help="Write all rows to a .csv, .xlsx or .parquet file.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show stored rows; for plan records, the ones in force (as known at a time)."""
+    from .views import read_what, write_frame
+
+    df = read_what(_store(), what, plan_id=plan, as_of=as_of.date() if as_of else None, known_at=known_at)
+    if output is not None:
+        write_frame(df, output)
+        out.print(f"wrote {len(df):,} rows to {output}")
+        return
+    shown = df if limit == 0 else df.head(limit)
+    if as_json:
+        emit_json({"what": what, "rows": frame_records(shown), "total": len(df)})
+        return
+    render_frame(shown, title=f"{what} ({len(df):,} rows{'' if len(shown) == len(df) else f', first {len(shown)}'})")
+
+
+@app.command()
+def presets(as_json: JsonOpt = False) -> None:
+    """The column layouts --preset understands."""
+    from .ingest import preset_names
+
+    names = preset_names()
+    if as_json:
+        emit_json({"presets": names})
+        return
+    for n in names:
+        out.print(n)
+
+
+@plan_app.command("versions")
+def plan_versions(plan: Annotated[str | None, typer.Option(help="Only this plan.")] = None,
+                  as_json: JsonOpt = False) -> None:
+    """Every plan version: why, who, when. Nothing is ever overwritten."""
+    df = _store().plan_versions(plan)
+    if as_json:
+        emit_json({"versions": frame_records(df)})
+        return
+    render_frame(df, title="plan versions")
+
+
+# ---------------------------------------------------------------- calendar
+@calendar_app.command("add")
+def calendar_add(
+    fiscal_year: Annotated[int, typer.Argument(help="Fiscal year, named by the year it ends in (e.g. 2026).")],
+    start_month: Annotated[int, typer.Option(help="Month the fiscal year starts (1 = January, 10 = October).")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a fiscal year and its quarters as periods."""
+    from .calendar import fiscal_year_periods
+
+    periods = fiscal_year_periods(fiscal_year, start_month)
+    res = _store().add_periods(periods)
+    if as_json:
+        emit_json({"periods": frame_records(periods), "inserted": res.inserted})
+        return
+    out.print(f"FY{fiscal_year}: {res.inserted} period(s) added, {res.unchanged} already there")
+
+
+@calendar_app.command("show")
+def calendar_show(as_json: JsonOpt = False) -> None:
+    """List the periods."""
+    df = _store().read_table("period")
+    if as_json:
+        emit_json({"periods": frame_records(df)})
+        return
+    render_frame(df, title="periods")
+
+
+# ---------------------------------------------------------------- db
+@db_app.command("status")
+def db_status(as_json: JsonOpt = False) -> None:
+    """Schema version of the store and of this plancast."""
+    from .store import Store, migrations
+
+    s = Store(state.db, upgrade=False)
+    info = {"db": s.db, "engine": s.dialect, "schema_version": s.version(), "head": migrations.HEAD}
+    if as_json:
+        emit_json(info)
+        return
+    out.print(f"{info['db']} ({info['engine']}): schema version {info['schema_version']} of {info['head']}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the store to this plancast's schema (stores are also upgraded when opened)."""
+    from .store import Store
+
+    s = Store(state.db, upgrade=False)
+    done = s.upgrade()
+    out.print("already current" if not done else "applied: " + "; ".join(f"{m.version} {m.name}" for m in done))
+
+
+# ---------------------------------------------------------------- demo
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed of the scenario.")] = 2026,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the worked scenario (East / Central / West) into the store and review it."""
+    from rich.progress import Progress
+
+    from .scenario import load_demo, review
+
+    store = _store()
+    with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+        task = progress.add_task("building the worked scenario", total=None)
+        load_demo(store, seed=seed, step=lambda m, n, total: progress.update(task, description=m, completed=n,
+                                                                              total=total))
+    rev = review(store)
+    if as_json:
+        emit_json(rev)
+        return
+    from .scenario import render_review
+
+    render_review(rev, out)
+
+
+# ---------------------------------------------------------------- errors
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in argv
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=argv, standalone_mode=False)
+    except PlancastError as e:
+        if _wants_json(argv):
+            emit_json(e.to_dict())
+        else:
+            err.print(f"[bold red]error:[/] {e.message}")
+            for p in getattr(e, "problems", [])[:200]:
+                err.print(f"  {p}", markup=False)
+            if e.hint:
+                err.print(f"[dim]what to do:[/] {e.hint}")
+        raise SystemExit(2 if isinstance(e, BadInput) else 1) from None
+    except typer.Abort:
+        err.print("aborted")
+        raise SystemExit(1) from None
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.Exit):
+            raise SystemExit(e.exit_code) from None
+        if isinstance(e, click.ClickException):
+            e.show()
+            raise SystemExit(e.exit_code) from None
+        raise
