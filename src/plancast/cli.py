@@ -286,18 +286,19 @@ def db_upgrade() -> None:
 # ---------------------------------------------------------------- demo
 @app.command()
 def demo(
-    seed: Annotated[int, typer.Option(help="Random seed of the scenario.")] = 2026,
+    seed: Annotated[int | None, typer.Option(help="Random seed of the scenario (default: the reference seed).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the worked scenario (East / Central / West) into the store and review it."""
     from rich.progress import Progress
 
+    from .demo import DEFAULT_SEED
     from .scenario import load_demo, review
 
     store = _store()
     with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
         task = progress.add_task("building the worked scenario", total=None)
-        load_demo(store, seed=seed, step=lambda m, n, total: progress.update(task, description=m, completed=n,
+        load_demo(store, seed=DEFAULT_SEED if seed is None else seed, step=lambda m, n, total: progress.update(task, description=m, completed=n,
                                                                               total=total))
     rev = review(store)
     if as_json:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .calendar import parse_period_id
-from .demo import build_scenario
+from .demo import DEFAULT_SEED, build_scenario
 from .importer import import_frame
 from .store import Store
 
@@ -40,7 +40,7 @@ DEMO_PERIOD = "FY2026"
 
 
 def load_demo(
-    store: Store, *, seed: int = 2026, step: Callable[[str, int, int], None] | None = None
+    store: Store, *, seed: int = DEFAULT_SEED, step: Callable[[str, int, int], None] | None = None
 ) -> dict[str, Any]:
     """Build the scenario and write it; returns per-kind write results. Idempotent."""
     scn = build_scenario(seed)
