@@ -133,7 +133,7 @@ def render_review(rev: dict[str, Any], console: Console) -> None:
         t.add_column(label, justify="left" if label == "Region" else "right")
     money = {"plan_capacity", "quota", "open_pipeline", "closed_won_to_date"}
     for r in rev["regions"]:
-        t.add_row(*[f"${r[c]:,.0f}" if c in money else f"{r[c]:,}" if isinstance(r[c], int) else str(r[c])
+        t.add_row(*[f"${r[c] / 1e6:,.2f}M" if c in money else f"{r[c]:,}" if isinstance(r[c], int) else str(r[c])
                     for c, _ in cols])
     console.print(t)
     for r in rev["regions"]:

@@ -326,7 +326,7 @@ class Store:
                 continue
             if isinstance(c.type, sa.Date | sa.DateTime):
                 df[c.name] = pd.to_datetime(df[c.name])
-            elif isinstance(c.type, sa.Numeric) and not isinstance(c.type, sa.Float):
+            elif isinstance(c.type, sa.Numeric) and not isinstance(c.type, sa.Float | sa.Double):
                 df[c.name] = pd.to_numeric(df[c.name], errors="coerce").astype("float64")
             elif isinstance(c.type, sa.Boolean):
                 df[c.name] = df[c.name].astype("boolean")
@@ -432,7 +432,8 @@ class Store:
             return self._append_plan(conn, k, frame, plan_id=plan_id, source=source,
                                      reason=reason or f"import {source}", author=author or _default_author(),
                                      recorded_at=recorded_at)
-        res = self._upsert(conn, k.table, frame[list(k.column_names)], kind=k.name)
+        stored = [c for c in k.column_names if c in self.table(k.table).c]
+        res = self._upsert(conn, k.table, frame[stored], kind=k.name)
         self._side_effects(conn, k, frame)
         return res
 
@@ -570,7 +571,7 @@ def _sql_type(data_type: str) -> sa.types.TypeEngine:
     if d.startswith(("decimal", "numeric")):
         return sa.Numeric(18, 2)
     if d.startswith(("double", "float", "real")):
-        return sa.Float()
+        return sa.Double()
     if d.startswith("timestamp"):
         return sa.DateTime()
     if d == "date":

@@ -91,7 +91,7 @@ def m0001_reference_and_crm(op: Operations) -> None:
         _c("sort_order", sa.Integer, nullable=False),
         _c("is_closed", sa.Boolean, nullable=False),
         _c("is_won", sa.Boolean, nullable=False),
-        _c("probability", sa.Float),
+        _c("probability", sa.Double),
     )
     op.create_table(
         "opportunity",
@@ -107,7 +107,7 @@ def m0001_reference_and_crm(op: Operations) -> None:
         _c("is_closed", sa.Boolean, nullable=False),
         _c("is_won", sa.Boolean, nullable=False),
         _c("product", sa.String),
-        _c("probability", sa.Float),
+        _c("probability", sa.Double),
     )
     op.create_table(
         "opportunity_history",
@@ -193,7 +193,7 @@ def m0002_plan_records(op: Operations) -> None:
         "rep_assignment",
         _c("rep_id", ID, nullable=False),
         _c("territory_id", ID, nullable=False),
-        _c("share", sa.Float, nullable=False),
+        _c("share", sa.Double, nullable=False),
     )
     _plan_table(
         op,
@@ -206,14 +206,14 @@ def m0002_plan_records(op: Operations) -> None:
         "territory_plan",
         _c("territory_id", ID, nullable=False),
         _c("period", sa.String(20)),
-        _c("planned_accounts", sa.Float, nullable=False),
-        _c("opp_rate", sa.Float, nullable=False),
-        _c("win_rate", sa.Float, nullable=False),
+        _c("planned_accounts", sa.Double, nullable=False),
+        _c("opp_rate", sa.Double, nullable=False),
+        _c("win_rate", sa.Double, nullable=False),
         _c("asp", MONEY, nullable=False),
-        _c("cycle_days", sa.Float),
-        _c("coverage_ratio", sa.Float),
-        _c("uplift", sa.Float),
-        _c("ramp", sa.Float),
+        _c("cycle_days", sa.Double),
+        _c("coverage_ratio", sa.Double),
+        _c("uplift", sa.Double),
+        _c("ramp", sa.Double),
     )
     _plan_table(
         op,
@@ -266,13 +266,13 @@ def m0003_forecast_results(op: Operations) -> None:
         _c("entity_id", ID, primary_key=True),
         _c("quota", MONEY),
         _c("closed_won", MONEY),
-        _c("mean", sa.Float),
-        _c("p10", sa.Float),
-        _c("p50", sa.Float),
-        _c("p90", sa.Float),
-        _c("prob_quota", sa.Float),
-        _c("plan_expected_to_date", sa.Float),
-        _c("plan_expected", sa.Float),
+        _c("mean", sa.Double),
+        _c("p10", sa.Double),
+        _c("p50", sa.Double),
+        _c("p90", sa.Double),
+        _c("prob_quota", sa.Double),
+        _c("plan_expected_to_date", sa.Double),
+        _c("plan_expected", sa.Double),
     )
 
 
