@@ -42,15 +42,19 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 class _State:
     db: str | None = None
+    opened: list[Any] = []
 
 
 state = _State()
 
 
-def _store() -> Any:
+def _store(*, upgrade: bool = True) -> Any:
+    """The store --db names; closed by main() when the command ends."""
     from .store import Store
 
-    return Store(state.db)
+    s = Store(state.db, upgrade=upgrade)
+    state.opened.append(s)
+    return s
 
 
 def _jsonable(o: Any) -> Any:
@@ -95,8 +99,9 @@ def render_frame(df: pd.DataFrame, title: str | None = None, *, money: tuple[str
     out.print(t)
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _main(
+    ctx: typer.Context,
     db: Annotated[
         str | None,
         typer.Option(
@@ -111,6 +116,9 @@ def _main(
     """Territory planning and attainment forecasting as one system."""
     if version:
         out.print(f"plancast {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
         raise typer.Exit()
     state.db = db
 
@@ -263,9 +271,9 @@ def calendar_show(as_json: JsonOpt = False) -> None:
 @db_app.command("status")
 def db_status(as_json: JsonOpt = False) -> None:
     """Schema version of the store and of this plancast."""
-    from .store import Store, migrations
+    from .store import migrations
 
-    s = Store(state.db, upgrade=False)
+    s = _store(upgrade=False)
     info = {"db": s.db, "engine": s.dialect, "schema_version": s.version(), "head": migrations.HEAD}
     if as_json:
         emit_json(info)
@@ -276,9 +284,7 @@ def db_status(as_json: JsonOpt = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the store to this plancast's schema (stores are also upgraded when opened)."""
-    from .store import Store
-
-    s = Store(state.db, upgrade=False)
+    s = _store(upgrade=False)
     done = s.upgrade()
     out.print("already current" if not done else "applied: " + "; ".join(f"{m.version} {m.name}" for m in done))
 
@@ -317,6 +323,14 @@ def _wants_json(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        _run(argv)
+    finally:
+        while state.opened:
+            state.opened.pop().close()
+
+
+def _run(argv: list[str]) -> None:
+    try:
         app(args=argv, standalone_mode=False)
     except PlancastError as e:
         if _wants_json(argv):
@@ -328,15 +342,13 @@ def main(argv: list[str] | None = None) -> None:
             if e.hint:
                 err.print(f"[dim]what to do:[/] {e.hint}")
         raise SystemExit(2 if isinstance(e, BadInput) else 1) from None
+    except typer.Exit as e:
+        raise SystemExit(e.exit_code) from None
     except typer.Abort:
         err.print("aborted")
         raise SystemExit(1) from None
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.Exit):
-            raise SystemExit(e.exit_code) from None
-        if isinstance(e, click.ClickException):
-            e.show()
-            raise SystemExit(e.exit_code) from None
-        raise
+    except typer.TyperException as e:  # usage errors: unknown option, missing argument …
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        raise SystemExit(getattr(e, "exit_code", 2)) from None

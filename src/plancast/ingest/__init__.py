@@ -1,0 +1,609 @@
+"""Read, map, parse and check import files.
+
+``read(path, kind)`` turns a CSV / TSV / TXT, ``.xlsx`` or ``.parquet`` file into a
+typed frame with the canonical columns of an import kind (:mod:`plancast.kinds`),
+or raises **one** :class:`~plancast.errors.BadInput` that lists every problem
+found (file, row, column, value, what to do), capped at 200 with a final
+"… and N more problems". Nothing is written here; the importer writes only
+what passed, in one transaction.
+
+Steps: format by suffix and decoding (:mod:`.readers`) → columns matched through
+a preset (:mod:`.presets`) and/or a mapping file (:mod:`.mapping`) →
+preset value rules → every value parsed by its column type (:mod:`.values`) →
+row rules (:func:`check_frame`, :mod:`.rules`). The importer then calls
+:func:`check_references` with the ids the store already holds.
+
+Rules worth knowing (each has a test and a message that says what to do):
+
+* **Rows** are spreadsheet rows: the header is row 1, the first data row is
+  row 2; blank rows are skipped but still counted. For Parquet, row 2 is the
+  first record.
+* **Text** is trimmed; blank or whitespace-only means missing. Salesforce's
+  null id ``000000000000000AAA`` (and ``000000000000000``) means missing too.
+* **Dates** are ``YYYY-MM-DD``; ``YYYY-MM-DD HH:MM:SS`` and
+  ``YYYY-MM-DDTHH:MM:SSZ`` keep the date as written. ``2026-02-30`` is "not a
+  real calendar date". ``date_format`` in a mapping file reads other layouts.
+  ``9999-12-31`` in ``valid_to`` means open-ended.
+* **Amounts** accept ``$1,200``, ``1,200.50``, ``USD 1200``. A decimal comma
+  (``1.200,50``) is refused unless ``--decimal-comma`` is given, because
+  ``1.200`` is 1.2 in one convention and 1200 in the other: guessing could be
+  wrong by a factor of 1000. With the option, ``.`` and spaces separate
+  thousands. Amounts are rounded to the cent (a warning counts those that had
+  more than two decimals). Negative amounts — ``-5`` or ``(5)`` — are refused.
+* **Rates** are shares in [0, 1]; ``20%`` is read as 0.2.
+* **Booleans**: true/false, t/f, yes/no, y/n, 1/0.
+* **Validity** is half-open ``[valid_from, valid_to)``: ``valid_to`` equal to
+  ``valid_from`` is an empty interval and refused; two records of the same key
+  whose intervals overlap in one file are refused, naming both rows.
+* **Opportunities**: ``close_date`` before ``created_date``, a closed-won deal
+  without amount, ``is_won`` without ``is_closed`` are refused; blank
+  ``is_closed``/``is_won`` are filled from the stage definitions; deals without
+  an account are kept and counted in a warning (they count for their owner).
+* **Opportunity history**: a blank ``history_id`` is filled with a stable hash
+  of (opportunity_id, changed_at, stage, amount, close_date).
+* Columns that neither the kind nor the preset know are ignored, with one
+  warning naming them. Problems name columns as the file names them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BadInput, Problem
+from ..kinds import Column, Kind, get_kind
+from .columns import resolve
+from .mapping import Mapping, load_mapping
+from .presets import PRESETS, Derive, Preset, StageDef, get_preset, stages_frame
+from .presets import preset_names as _preset_names
+from .readers import ACCEPTED_SUFFIXES, RawTable, read_raw
+from .rules import LIMIT, Checker, Problems, fill_history_ids, problems_in
+from .values import Parsed, parse_column, text
+
+__all__ = [
+    "ACCEPTED_SUFFIXES",
+    "LIMIT",
+    "Loaded",
+    "PRESETS",
+    "check_frame",
+    "check_references",
+    "empty_frame",
+    "load_mapping",
+    "preset_names",
+    "read",
+]
+
+
+@dataclass
+class Loaded:
+    """A file read into the canonical, typed columns of one kind."""
+
+    kind: Kind
+    #: canonical columns of the kind, typed (see :func:`empty_frame` for the dtypes)
+    frame: pd.DataFrame
+    #: the file as the user named it
+    source: str
+    #: int64 spreadsheet row number of each frame row
+    rows: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+    #: stage definitions a preset or mapping brings (columns of the ``stages`` kind), else None
+    stages: pd.DataFrame | None = None
+    #: canonical column -> the file's name for it (for messages after reading)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+_DTYPES = {
+    "str": object,
+    "date": "datetime64[ns]",
+    "money": "float64",
+    "number": "float64",
+    "rate": "float64",
+    "int": "Int64",
+    "bool": "boolean",
+}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _kind(kind: str | Kind) -> Kind:
+    return kind if isinstance(kind, Kind) else get_kind(kind)
+
+
+def preset_names() -> list[str]:
+    """Names accepted by ``read(..., preset=...)``."""
+    return _preset_names()
+
+
+def empty_frame(kind: str | Kind, n: int = 0) -> pd.DataFrame:
+    """A frame of ``n`` rows with the canonical columns and dtypes of ``kind``, all defaults."""
+    k = _kind(kind)
+    return pd.DataFrame({c.name: _column_of(c, n) for c in k.columns})
+
+
+def _column_of(col: Column, n: int, *, with_default: bool = True) -> pd.Series:
+    dtype = _DTYPES[col.type]
+    if col.default is None or not with_default:
+        if dtype is object:
+            return pd.Series([None] * n, dtype=object)
+        return pd.Series([pd.NA if dtype in ("Int64", "boolean") else np.nan] * n, dtype=dtype)
+    return pd.Series([col.default] * n, dtype=dtype)
+
+
+def _fill_default(col: Column, values: pd.Series) -> pd.Series:
+    if col.default is None:
+        return values
+    missing = values.isna()
+    if not missing.any():
+        return values
+    if col.type == "str":
+        out = values.copy()
+        out[missing.to_numpy()] = col.default
+        return out
+    return values.fillna(col.default).astype(_DTYPES[col.type])
+
+
+# -- read ----------------------------------------------------------------------
+
+
+def read(
+    path: str | Path,
+    kind: str | Kind,
+    *,
+    preset: str | None = None,
+    mapping: str | Path | None = None,
+    decimal_comma: bool = False,
+    sheet: str | None = None,
+) -> Loaded:
+    """Read ``path`` as ``kind``; raise :class:`BadInput` listing every problem found."""
+    k = _kind(kind)
+    source = str(path)
+    m = load_mapping(mapping) if mapping is not None else None
+    p = get_preset(preset, source)
+    spec = p.spec(k.name)
+    dc = bool(decimal_comma or (m is not None and m.decimal_comma))
+    raw = read_raw(
+        Path(path),
+        source,
+        delimiter=m.delimiter if m else None,
+        encoding=m.encoding if m else None,
+        sheet=sheet or (m.sheet if m else None),
+        decimal_comma=dc,
+    )
+    return _Reader(k, source, p, m, raw, decimal_comma=dc).run()
+
+
+class _Reader:
+    def __init__(self, kind: Kind, source: str, preset: Preset, mapping: Mapping | None, raw: RawTable,
+                 *, decimal_comma: bool) -> None:
+        self.kind = kind
+        self.source = source
+        self.preset = preset
+        self.spec = preset.spec(kind.name)
+        self.mapping = mapping
+        self.raw = raw
+        self.decimal_comma = decimal_comma
+        self.date_format = mapping.date_format if mapping else None
+        self.out = Problems()
+        self.out.extend(raw.problems)
+        self.warnings = list(raw.warnings)
+        self.rows = raw.rows
+        #: canonical column -> cells as read (text, or native Parquet values)
+        self.cells: dict[str, pd.Series] = {}
+        self.labels: dict[str, str] = {}
+
+    def fail(self) -> BadInput:
+        n = self.out.total
+        return BadInput(
+            f"{self.source} was not imported: {n} problem{'s' if n != 1 else ''} found",
+            self.out.result(),
+            hint="fix the rows listed (or the file) and import it again; nothing was imported",
+        )
+
+    def keep(self, mask: np.ndarray) -> None:
+        idx = np.flatnonzero(mask)
+        self.cells = {c: s.iloc[idx].reset_index(drop=True) for c, s in self.cells.items()}
+        self.rows = self.rows[idx]
+        self.raw_columns = [s.iloc[idx].reset_index(drop=True) for s in self.raw_columns]
+
+    def run(self) -> Loaded:
+        res = resolve(self.raw.header, self.kind, self.spec, self.mapping, source=self.source,
+                      preset=self.preset.name, delimiter=self.raw.delimiter,
+                      delimiter_given=self.mapping is not None and self.mapping.delimiter is not None)
+        if res.problems:
+            self.out.extend(res.problems)
+            raise self.fail()
+        self.labels = dict(res.labels)
+        if res.unused:
+            shown = ", ".join(repr(u) for u in res.unused[:12]) + (" …" if len(res.unused) > 12 else "")
+            self.warnings.append(
+                f"{self.source}: ignored {len(res.unused)} column{'s' if len(res.unused) != 1 else ''} that "
+                f"{self.kind.name} does not use: {shown}")
+        self.raw_columns = list(self.raw.columns)
+        self.cells = {c: self.raw_columns[pos] for c, pos in res.sources.items()}
+
+        # preset rules on the cells as read
+        for rule, pos in res.drop_when:
+            hit = text(self.raw_columns[pos]).str.lower().isin([v.lower() for v in rule.values]).to_numpy(dtype=bool)
+            if hit.any():
+                self.keep(~hit)
+                self.warnings.append(f"{self.source}: {_count(int(hit.sum()), 'row')} left out: {rule.reason}")
+        for rule in res.derive:
+            self.derive(rule)
+        for col, sep in self.spec.first_of_list.items():
+            if col in self.cells:
+                t = text(self.cells[col])
+                several = t.str.contains(sep, regex=False).to_numpy(dtype=bool)
+                if several.any():
+                    self.cells[col] = t.str.split(sep, n=1).str[0].str.strip()
+                    self.warnings.append(
+                        f"{self.source}: {_count(int(several.sum()), 'row')} with several values in "
+                        f"{self.labels.get(col, col)!r}: the first was kept")
+        for col in self.spec.collapse_spaces:
+            if col in self.cells:
+                self.cells[col] = text(self.cells[col]).str.replace(r"\s{2,}", " ", regex=True)
+
+        parsed = {c: parse_column(self.cells[c], self.kind.column(c), decimal_comma=self.decimal_comma,
+                                  date_format=self.date_format) for c in self.kind.column_names if c in self.cells}
+        for col, factor in self.spec.scale.items():
+            if col in parsed:
+                parsed[col].values = parsed[col].values * factor
+
+        # preset: leave out rows that cannot be kept (e.g. Maven deals with no creation date)
+        drop = np.zeros(len(self.rows), dtype=bool)
+        for col, reason in self.spec.drop_blank.items():
+            if col in parsed:
+                pc = parsed[col]
+                blank = pc.values.isna().to_numpy(dtype=bool) & ~pc.bad
+                if blank.any():
+                    by_stage = ""
+                    if "stage" in parsed:
+                        counts = parsed["stage"].values[blank].value_counts(dropna=False)
+                        by_stage = " (" + ", ".join(f"{s} {n:,}" for s, n in counts.items()) + ")"
+                    self.warnings.append(f"{self.source}: " + reason.format(n=f"{int(blank.sum()):,}",
+                                                                             by_stage=by_stage))
+                    drop |= blank
+        if drop.any():
+            idx = np.flatnonzero(~drop)
+            for pc in parsed.values():
+                pc.values = pc.values.iloc[idx].reset_index(drop=True)
+                pc.bad = pc.bad[idx]
+                pc.messages = pc.messages.iloc[idx].reset_index(drop=True)
+                if pc.currency is not None:
+                    pc.currency = pc.currency.iloc[idx].reset_index(drop=True)
+            self.keep(~drop)
+
+        shown = {c: text(s) for c, s in self.cells.items()}
+        skip: dict[str, np.ndarray] = {}
+        for col, pc in parsed.items():
+            skip[col] = pc.bad
+            if pc.bad.any():
+                cells = shown[col]
+                self.out.add_rows(self.source, self.rows, np.flatnonzero(pc.bad), self.labels.get(col, col),
+                                  lambda i, cells=cells: cells.iat[i] or None,
+                                  lambda i, msgs=pc.messages: msgs.iat[i])
+        frame = self.assemble(parsed, shown)
+        stages = self.stage_definitions()
+        if self.kind.name == "opportunities" and stages is not None:
+            fill_flags(frame, stage_flag_map(stages))
+        if self.kind.name == "opportunity_history":
+            filled = fill_history_ids(frame)
+            if filled:
+                self.warnings.append(f"{self.source}: {filled:,} history rows had no history_id; a stable id "
+                                     "was derived from their values")
+        if self.spec.distinct and len(frame):
+            dup = frame.astype(object).duplicated().to_numpy()
+            if dup.any():
+                before = len(frame)
+                keep = np.flatnonzero(~dup)
+                frame = frame.iloc[keep].reset_index(drop=True)
+                self.rows = self.rows[keep]
+                shown = {c: s.iloc[keep].reset_index(drop=True) for c, s in shown.items()}
+                skip = {c: s[keep] for c, s in skip.items()}
+                self.warnings.append(f"{self.source}: {len(frame):,} distinct {self.kind.name} from {before:,} rows")
+        Checker(self.kind, frame, source=self.source, rows=self.rows, shown=shown, skip=skip,
+                names=self.labels, out=self.out).run()
+        if self.out:
+            raise self.fail()
+        self.warnings.extend(summary_warnings(self.kind, frame, self.source, self.labels))
+        return Loaded(self.kind, frame, self.source, self.rows.astype(np.int64), self.warnings, stages,
+                      dict(self.labels))
+
+    def derive(self, rule: Derive) -> None:
+        header = {name: i for i, name in reversed(list(enumerate(self.raw.header)))}
+        lower = {name.lower(): i for i, name in reversed(list(enumerate(self.raw.header)))}
+
+        def col(name: str) -> pd.Series:
+            pos = header.get(name, lower.get(name.lower()))
+            return text(self.raw_columns[pos])
+
+        if rule.template is not None:
+            import string
+
+            out = pd.Series("", index=range(len(self.rows)), dtype="str")
+            any_value = np.zeros(len(self.rows), dtype=bool)
+            for literal, fieldname, _, _ in string.Formatter().parse(rule.template):
+                out = out + literal
+                if fieldname:
+                    part = col(fieldname)
+                    any_value |= (part != "").to_numpy(dtype=bool)
+                    out = out + part
+            self.cells[rule.target] = out.str.strip().where(any_value, "")
+            return
+        assert rule.source is not None
+        t = col(rule.source)
+        low = t.str.lower()
+        mapped = low.map(dict(rule.values))
+        unknown = (t != "").to_numpy(dtype=bool) & mapped.isna().to_numpy(dtype=bool)
+        if unknown.any():
+            accepted = ", ".join(rule.values)
+            already = any(p.column == rule.source and p.row is not None for p in self.out.items)
+            if not already:  # one value map can feed several columns: report once
+                self.out.add_rows(self.source, self.rows, np.flatnonzero(unknown), rule.source,
+                                  lambda i: t.iat[i],
+                                  f"is not one of {accepted} (any case); fix the value")
+        self.cells[rule.target] = mapped.fillna("").astype("str")
+
+    def assemble(self, parsed: dict[str, Parsed], shown: dict[str, pd.Series]) -> pd.DataFrame:
+        n = len(self.rows)
+        data: dict[str, pd.Series] = {}
+        for c in self.kind.columns:
+            if c.name in parsed:
+                values = parsed[c.name].values.reset_index(drop=True)
+                if c.type == "money":
+                    values = values.round(2)
+                    rounded = parsed[c.name].rounded
+                    if rounded and c.name not in self.spec.scale:
+                        self.warnings.append(
+                            f"{self.source}: {_count(rounded, 'value')} in {self.labels.get(c.name, c.name)!r} "
+                            f"had more than 2 decimals and {'was' if rounded == 1 else 'were'} rounded to the cent")
+                if c.choices is not None or c.name == "currency":
+                    low = values.astype("str").str.lower() if c.choices is not None else values.astype("str").str.upper()
+                    values = pd.Series(low.to_numpy(dtype=object, na_value=None), dtype=object)
+                data[c.name] = values.astype(_DTYPES[c.type]) if c.type != "str" else values
+            else:
+                data[c.name] = _column_of(c, n, with_default=False)
+        # currency marked on the amount ("EUR 1200"): fill a blank currency, refuse a contradiction
+        if "currency" in data:
+            for c in self.kind.columns:
+                pc = parsed.get(c.name)
+                if c.type != "money" or pc is None or pc.currency is None:
+                    continue
+                marked = pc.currency.reset_index(drop=True)
+                cur = data["currency"]
+                has_mark = marked.notna().to_numpy(dtype=bool)
+                blank = cur.isna().to_numpy(dtype=bool)
+                fill = has_mark & blank
+                if fill.any():
+                    cur = cur.copy()
+                    cur[fill] = marked[fill]
+                    data["currency"] = cur
+                clash = has_mark & ~blank & (marked.astype("str").to_numpy() != cur.astype("str").to_numpy())
+                if clash.any():
+                    label = self.labels.get(c.name, c.name)
+                    cur_label = self.labels.get("currency", "currency")
+                    cells = shown[c.name]
+                    self.out.add_rows(self.source, self.rows, np.flatnonzero(clash), label,
+                                      lambda i, cells=cells: cells.iat[i] or None,
+                                      lambda i, m=marked, cu=cur: f"is marked {m.iat[i]} but {cur_label} is "
+                                      f"{cu.iat[i]}; fix one of them")
+        for c in self.kind.columns:
+            data[c.name] = _fill_default(c, data[c.name])
+        return pd.DataFrame(data)
+
+    def stage_definitions(self) -> pd.DataFrame | None:
+        defs: dict[str, StageDef] = {s.stage: s for s in self.preset.stages}
+        if self.mapping is not None:
+            defs.update({s.stage: s for s in self.mapping.stages})
+        return stages_frame(list(defs.values()))
+
+
+def stage_flag_map(stages: pd.DataFrame | None) -> dict[str, tuple[bool, bool]]:
+    if stages is None or not len(stages):
+        return {}
+    closed = stages["is_closed"].fillna(False).astype(bool).tolist()
+    won = stages["is_won"].fillna(False).astype(bool).tolist()
+    return {str(s): (c, w) for s, c, w in zip(stages["stage"].tolist(), closed, won)}
+
+
+def fill_flags(frame: pd.DataFrame, flags: dict[str, tuple[bool, bool]]) -> np.ndarray:
+    """Fill blank is_closed / is_won from stage flags; return the mask of rows changed."""
+    changed = np.zeros(len(frame), dtype=bool)
+    if not flags or "stage" not in frame.columns:
+        return changed
+    stage = frame["stage"]
+    for i, col in enumerate(("is_closed", "is_won")):
+        if col not in frame.columns:
+            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+        blank = frame[col].isna().to_numpy(dtype=bool)
+        if not blank.any():
+            continue
+        looked_up = stage.map({s: f[i] for s, f in flags.items()})
+        fill = blank & looked_up.notna().to_numpy(dtype=bool)
+        if fill.any():
+            values = frame[col].astype("boolean").copy()
+            values[fill] = looked_up[fill].astype(bool).to_numpy()
+            frame[col] = values
+            changed |= fill
+    return changed
+
+
+def summary_warnings(kind: Kind, frame: pd.DataFrame, source: str, labels: dict[str, str]) -> list[str]:
+    out: list[str] = []
+    if kind.name == "opportunities" and len(frame):
+        no_account = frame["account_id"].isna().to_numpy(dtype=bool)
+        if no_account.any():
+            closed = frame["is_closed"].fillna(False).to_numpy(dtype=bool)
+            open_n = int((no_account & ~closed).sum())
+            closed_n = int((no_account & closed).sum())
+            for n, what in ((open_n, "open"), (closed_n, "closed")):
+                if n:
+                    verb = "deals have" if n != 1 else "deal has"
+                    out.append(f"{source}: {n:,} {what} {verb} no account_id (kept; they count for their owner only)")
+    return out
+
+
+# -- check_frame ------------------------------------------------------------------
+
+
+def check_frame(kind: str | Kind, frame: pd.DataFrame, *, source: str, rows: np.ndarray | None = None) -> list[Problem]:
+    """The row rules on an already-typed canonical frame (e.g. one built in code).
+
+    Returns the problems (at most 200, then "… and N more"); an empty list means
+    the frame passes. Rows are numbered from ``rows`` (default 2, 3, …, as if
+    the frame had been a file with a header). For ``opportunity_history`` a
+    blank ``history_id`` is filled **in place** with its stable hash.
+    """
+    k = _kind(kind)
+    return problems_in(k, frame, source=source, rows=rows).result()
+
+
+# -- check_references --------------------------------------------------------------
+
+_REFERENCE_TEXT = {
+    "reps": ("rep", "plancast import reps FILE"),
+    "accounts": ("account", "plancast import accounts FILE"),
+    "territories": ("territory", "plancast import territories FILE"),
+    "opportunities": ("opportunity", "plancast import opportunities FILE"),
+}
+_ENTITY_KINDS = {"rep": "reps", "territory": "territories", "region": "regions", "segment": "segments"}
+
+
+def _listing(values: list[str], limit: int = 12) -> str:
+    values = sorted(values)
+    shown = ", ".join(values[:limit])
+    return shown + (f" … ({len(values)} in all)" if len(values) > limit else "") if values else "none yet"
+
+
+def check_references(
+    loaded: Loaded,
+    known: dict[str, set[str]],
+    periods: dict[str, tuple[date, date]],
+    *,
+    stage_flags: dict[str, tuple[bool, bool]] | None = None,
+) -> Loaded:
+    """Check ids against the store; fill validity from periods and deal flags from stages.
+
+    ``known`` maps a kind name (``"reps"``, ``"accounts"``, ``"territories"``,
+    ``"stages"``, ``"opportunities"``; also ``"regions"``/``"segments"`` for
+    quotas of those levels) to the ids the store holds; ids in the same file
+    count for self-references. Stages from ``loaded.stages`` count as known.
+    ``periods`` maps a period id to ``(start, end)``, end exclusive: blank
+    ``valid_from``/``valid_to`` of a row with a period are filled from it.
+    ``stage_flags`` maps a stage to ``(is_closed, is_won)``; blank flags of
+    opportunities are filled from it (and from ``loaded.stages``).
+
+    Returns a new :class:`Loaded` with the filled frame, or raises
+    :class:`BadInput` listing every unknown id.
+    """
+    k = loaded.kind
+    frame = loaded.frame.copy()
+    out = Problems()
+    checker = Checker(k, frame, source=loaded.source, rows=loaded.rows, names=loaded.labels, out=out)
+    brought = stage_flag_map(loaded.stages)
+    flags = {**brought, **(stage_flags or {})}
+    known_str = {name: {str(v) for v in ids} for name, ids in known.items()}
+
+    for ref in k.references:
+        if ref.column not in frame.columns:
+            continue
+        ids = set(known_str.get(ref.kind, set()))
+        if ref.kind == k.name:
+            ids |= set(frame[k.key[0]].dropna().astype(str))
+        if ref.kind == "stages":
+            ids |= set(flags)
+        _unknown_ids(checker, frame, ref.column, ref.kind, ids)
+    if k.name == "quotas" and {"entity_type", "entity_id"} <= set(frame.columns):
+        et = frame["entity_type"].astype("str").str.lower()
+        for entity, kind_name in _ENTITY_KINDS.items():
+            if kind_name not in known_str:
+                continue
+            subset = (et == entity).to_numpy(dtype=bool)
+            if subset.any():
+                _unknown_ids(checker, frame, "entity_id", kind_name, known_str[kind_name], subset=subset)
+
+    filled = np.zeros(len(frame), dtype=bool)
+    if "period" in frame.columns and k.temporal:
+        filled = _fill_periods(checker, frame, periods)
+    if k.temporal and filled.any():
+        checker.validity(filled=filled)
+    if k.name == "opportunities":
+        changed = fill_flags(frame, flags)
+        if changed.any():
+            checker.opportunities(subset=changed)
+    if out:
+        n = out.total
+        raise BadInput(
+            f"{loaded.source} was not imported: {n} problem{'s' if n != 1 else ''} found",
+            out.result(),
+            hint="import the missing reps / accounts / territories / stages / periods first, or fix the ids; "
+            "nothing was imported",
+        )
+    return dataclasses.replace(loaded, frame=frame)
+
+
+def _unknown_ids(checker: Checker, frame: pd.DataFrame, column: str, ref_kind: str, ids: set[str],
+                 subset: np.ndarray | None = None) -> None:
+    s = frame[column]
+    present = s.notna().to_numpy(dtype=bool)
+    unknown = present & ~s.astype(object).astype(str).isin(list(ids)).to_numpy(dtype=bool)
+    if subset is not None:
+        unknown &= subset
+    if not unknown.any():
+        return
+    lower: dict[str, str] = {}
+    for i in ids:
+        lower.setdefault(i.lower(), i)
+
+    def did_you_mean(pos: int) -> str:
+        v = str(s.iat[pos])
+        match = lower.get(v.lower())
+        return f" (did you mean {match!r}?)" if match else ""
+
+    if ref_kind == "stages":
+        listing = _listing(list(ids))
+        message = lambda pos: (  # noqa: E731
+            f"is not a known stage{did_you_mean(pos)}; known stages: {listing} — define it (plancast import "
+            "stages FILE, or a [stages] table in a --mapping file) or fix the name")
+    else:
+        noun, command = _REFERENCE_TEXT.get(ref_kind, (ref_kind.rstrip("s"), f"plancast import {ref_kind} FILE"))
+        if ref_kind == checker.kind.name:
+            where = "in the store or in this file"
+        else:
+            where = "in the store"
+        message = lambda pos: (  # noqa: E731
+            f"no {noun} with this id{did_you_mean(pos)} {where}; import the {ref_kind} first ({command}) "
+            "or fix the id")
+    checker.report(unknown, column, message)
+
+
+def _fill_periods(checker: Checker, frame: pd.DataFrame, periods: dict[str, tuple[date, date]]) -> np.ndarray:
+    period = frame["period"]
+    present = period.notna().to_numpy(dtype=bool)
+    names = [str(p) for p in periods]
+    known = period.astype(object).astype(str).isin(names).to_numpy(dtype=bool) & present
+    unknown = present & ~known
+    listing = _listing(names)
+    checker.report(unknown, "period", f"is not a period plancast knows (known: {listing}); create the period "
+                   "first or fix the id")
+    starts = {str(p): pd.Timestamp(v[0]) for p, v in periods.items()}
+    ends = {str(p): pd.Timestamp(v[1]) for p, v in periods.items()}
+    filled = np.zeros(len(frame), dtype=bool)
+    for col, table in (("valid_from", starts), ("valid_to", ends)):
+        blank = frame[col].isna().to_numpy(dtype=bool) & known
+        if blank.any():
+            values = frame[col].astype("datetime64[ns]").copy()
+            mapped = period.astype(object).astype(str).map(table)
+            values[blank] = pd.to_datetime(mapped[blank]).astype("datetime64[ns]").to_numpy()
+            frame[col] = values
+            filled |= blank
+    no_when = ~present & frame["valid_from"].isna().to_numpy(dtype=bool)
+    checker.report(no_when, "period", f"is blank and so is {checker.label('valid_from')}; give a period "
+                   f"(known: {listing}) or a valid_from", value=lambda pos: None)
+    return filled
