@@ -7,6 +7,7 @@ Every read has ``--json``; every domain error becomes one error shape here
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -34,8 +35,15 @@ app.add_typer(calendar_app, name="calendar")
 app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+def _console(stderr: bool = False) -> Console:
+    """Rich console; when piped (not a terminal) it is 120 columns wide unless COLUMNS says otherwise."""
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal or os.environ.get("COLUMNS") else 120
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+out = _console()
+err = _console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 
@@ -212,6 +220,8 @@ def show(
     if as_json:
         emit_json({"what": what, "rows": frame_records(shown), "total": len(df)})
         return
+    # bookkeeping columns stay in --json and --out; the table shows what a person reads
+    shown = shown.drop(columns=[c for c in ("record_id", "plan_id", "retracted") if c in shown])
     render_frame(shown, title=f"{what} ({len(df):,} rows{'' if len(shown) == len(df) else f', first {len(shown)}'})")
 
 
@@ -336,11 +346,11 @@ def _run(argv: list[str]) -> None:
         if _wants_json(argv):
             emit_json(e.to_dict())
         else:
-            err.print(f"[bold red]error:[/] {e.message}")
+            err.print(f"[bold red]error:[/] {e.message}", soft_wrap=True)
             for p in getattr(e, "problems", [])[:200]:
-                err.print(f"  {p}", markup=False)
+                err.print(f"  {p}", markup=False, soft_wrap=True)
             if e.hint:
-                err.print(f"[dim]what to do:[/] {e.hint}")
+                err.print(f"[dim]what to do:[/] {e.hint}", soft_wrap=True)
         raise SystemExit(2 if isinstance(e, BadInput) else 1) from None
     except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
