@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 from plancast.demo import DEFAULT_SEED, DEMO_KINDS, build_scenario
-from plancast.kinds import KINDS
+from plancast.kinds import DTYPES, KINDS
 
 AS_OF = pd.Timestamp("2026-05-15")
 FY26 = pd.Timestamp("2026-01-01")
@@ -36,15 +36,6 @@ DAYS_2026_YTD = 135
 WEAK = ("W03", "W07")
 REGION_OF_PREFIX = {"E": "East", "C": "Central", "W": "West"}
 
-DTYPES = {
-    "str": "object",
-    "date": "datetime64[ns]",
-    "money": "float64",
-    "number": "float64",
-    "rate": "float64",
-    "int": "Int64",
-    "bool": "boolean",
-}
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,17 @@ from typing import Literal
 
 ColumnType = Literal["str", "date", "money", "number", "int", "rate", "bool"]
 
+#: the pandas dtype of each column type in a canonical frame
+DTYPES: dict[str, str] = {
+    "str": "object",
+    "date": "datetime64[ns]",
+    "money": "float64",
+    "number": "float64",
+    "rate": "float64",
+    "int": "Int64",
+    "bool": "boolean",
+}
+
 
 @dataclass(frozen=True)
 class Column:

@@ -18,24 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .calendar import parse_period_id
-from .demo import DEFAULT_SEED, build_scenario
+from .demo import DEFAULT_SEED, DEMO_KINDS, build_scenario
 from .importer import import_frame
 from .store import Store
 
-#: the order respects references (territories before reps, accounts before assignments …)
-LOAD_ORDER = (
-    "stages",
-    "territories",
-    "reps",
-    "accounts",
-    "territory_assignments",
-    "rep_assignments",
-    "account_exclusions",
-    "planning_assumptions",
-    "quotas",
-    "opportunities",
-    "opportunity_history",
-)
 DEMO_PERIOD = "FY2026"
 
 
@@ -52,9 +38,9 @@ def load_demo(
     periods["end_date"] = pd.to_datetime(periods["end_date"])
     store.add_periods(periods)
     results = {}
-    for i, kind in enumerate(LOAD_ORDER):
+    for i, kind in enumerate(DEMO_KINDS):
         if step:
-            step(f"loading {kind.replace('_', ' ')}", i, len(LOAD_ORDER))
+            step(f"loading {kind.replace('_', ' ')}", i, len(DEMO_KINDS))
         rec = scn.recorded_at.get(kind)
         results[kind] = import_frame(
             store, kind, scn.frames[kind], source=f"demo:{kind}",

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, Problem
-from ..kinds import Column, Kind, get_kind
+from ..kinds import DTYPES, Column, Kind, get_kind
 from .columns import resolve
 from .mapping import Mapping, load_mapping
 from .presets import PRESETS, Derive, Preset, StageDef, get_preset, stages_frame
@@ -97,15 +97,6 @@ class Loaded:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-_DTYPES = {
-    "str": object,
-    "date": "datetime64[ns]",
-    "money": "float64",
-    "number": "float64",
-    "rate": "float64",
-    "int": "Int64",
-    "bool": "boolean",
-}
 
 
 def _count(n: int, noun: str) -> str:
@@ -128,9 +119,9 @@ def empty_frame(kind: str | Kind, n: int = 0) -> pd.DataFrame:
 
 
 def _column_of(col: Column, n: int, *, with_default: bool = True) -> pd.Series:
-    dtype = _DTYPES[col.type]
+    dtype = DTYPES[col.type]
     if col.default is None or not with_default:
-        if dtype is object:
+        if dtype == "object":
             return pd.Series([None] * n, dtype=object)
         return pd.Series([pd.NA if dtype in ("Int64", "boolean") else np.nan] * n, dtype=dtype)
     return pd.Series([col.default] * n, dtype=dtype)
@@ -146,7 +137,7 @@ def _fill_default(col: Column, values: pd.Series) -> pd.Series:
         out = values.copy()
         out[missing.to_numpy()] = col.default
         return out
-    return values.fillna(col.default).astype(_DTYPES[col.type])
+    return values.fillna(col.default).astype(DTYPES[col.type])
 
 
 # -- read ----------------------------------------------------------------------
@@ -366,7 +357,7 @@ class _Reader:
                 if c.choices is not None or c.name == "currency":
                     low = values.astype("str").str.lower() if c.choices is not None else values.astype("str").str.upper()
                     values = pd.Series(low.to_numpy(dtype=object, na_value=None), dtype=object)
-                data[c.name] = values.astype(_DTYPES[c.type]) if c.type != "str" else values
+                data[c.name] = values.astype(DTYPES[c.type]) if c.type != "str" else values
             else:
                 data[c.name] = _column_of(c, n, with_default=False)
         # currency marked on the amount ("EUR 1200"): fill a blank currency, refuse a contradiction
