@@ -75,6 +75,8 @@ class Kind:
     doc: str = ""
     #: alternative spellings accepted on the command line
     aliases: tuple[str, ...] = field(default=())
+    #: False for records plancast derives itself (not ``plancast import``-able)
+    importable: bool = True
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -219,6 +221,8 @@ KINDS: dict[str, Kind] = {
                 Column("uplift", "number", min=-0.99, max=10.0, default=0.0,
                        doc="quota = capacity x (1 + uplift)"),
                 Column("ramp", "rate", default=1.0, doc="average productivity of the covering reps"),
+                Column("attrition_rate", "rate", default=0.0, doc="planned share of reps leaving per year"),
+                Column("backfill_days", "number", min=0, default=0.0, doc="days to hire a replacement"),
                 *_VALID,
                 _RECORDED,
             ),
@@ -305,15 +309,51 @@ KINDS: dict[str, Kind] = {
 }
 
 
+_QUOTAS = KINDS["quotas"]
+#: derived records the planning engine writes (not importable)
+KINDS["derived_quotas"] = Kind(
+    "derived_quotas",
+    "quota",
+    (
+        *_QUOTAS.columns,
+        Column("derived_amount", "money", doc="the amount the capacity model derived"),
+        Column("capacity_record_id", "int", doc="the territory_capacity record it came from"),
+    ),
+    key=_QUOTAS.key,
+    temporal=True,
+    doc="Quotas with the capacity they were derived from.",
+    importable=False,
+)
+KINDS["territory_capacity"] = Kind(
+    "territory_capacity",
+    "territory_capacity",
+    (
+        Column("territory_id", required=True, nullable=False),
+        Column("period", required=True, nullable=False),
+        Column("assumption_record_id", "int"),
+        *(Column(c, "number") for c in (
+            "planned_accounts", "assigned_accounts", "effective_accounts", "productive_account_years",
+            "opp_rate", "win_rate", "asp", "cycle_days", "uplift", "coverage", "attrition_factor")),
+        *(Column(c, "money") for c in ("plan_capacity", "effective_capacity", "capacity", "quota", "quota_open")),
+        *_VALID,
+        _RECORDED,
+    ),
+    key=("territory_id", "period"),
+    temporal=True,
+    doc="Capacity the planning engine derived per territory and period, with its inputs.",
+    importable=False,
+)
+
+
 def get_kind(name: str) -> Kind:
     """Look a kind up by name or alias (``-`` and ``_`` are interchangeable)."""
     from .errors import NotFound
 
     wanted = name.strip().lower().replace("-", "_")
     for k in KINDS.values():
-        if wanted == k.name or wanted in k.aliases:
+        if k.importable and (wanted == k.name or wanted in k.aliases):
             return k
     raise NotFound(
         f"unknown import kind {name!r}",
-        hint="use one of: " + ", ".join(k.replace("_", "-") for k in KINDS),
+        hint="use one of: " + ", ".join(n.replace("_", "-") for n, k in KINDS.items() if k.importable),
     )

@@ -16,11 +16,12 @@ def read_what(
     store: Store, what: str, *, plan_id: str = "main", as_of: date | None = None, known_at: datetime | None = None
 ) -> pd.DataFrame:
     """A kind (plan records in force on ``as_of`` as known at ``known_at``) or a table by name."""
+    name = what.strip().lower().replace("-", "_")
     try:
-        k = get_kind(what)
+        k = KINDS[name] if name in KINDS else get_kind(what)
     except NotFound:
-        if what in store.meta.tables:
-            return store.read_table(what)
+        if name in store.meta.tables:
+            return store.read_table(name)
         raise NotFound(
             f"nothing called {what!r} in the store",
             hint="name a kind (" + ", ".join(n.replace("_", "-") for n in KINDS) + ") or a table "

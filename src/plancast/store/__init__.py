@@ -32,9 +32,10 @@ from .engines import Engine, engine_for
 
 DEFAULT_DB = "plancast.duckdb"
 DEFAULT_PLAN = "main"
-PLAN_TABLES = ("territory_assignment", "rep_assignment", "account_exclusion", "territory_plan", "quota")
+PLAN_TABLES = (
+    "territory_assignment", "rep_assignment", "account_exclusion", "territory_plan", "quota", "territory_capacity",
+)
 _TEMPORAL_COLS = ("valid_from", "valid_to", "recorded_at")
-_KEY_OF_TABLE = {k.table: k for k in KINDS.values()}
 
 
 def utcnow() -> datetime:

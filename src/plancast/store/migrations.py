@@ -234,13 +234,19 @@ def m0002_plan_records(op: Operations) -> None:
     )
     for t in ("territory_assignment", "rep_assignment", "account_exclusion", "territory_plan", "quota"):
         op.create_index(f"ix_{t}_valid", t, ["plan_id", "valid_from"])
-        # every record with its record time, superseded_at derived from the
-        # append-only supersession table: the rows themselves never change
-        op.execute(
-            f"CREATE VIEW {t}_history AS SELECT t.*, s.superseded_at "
-            f"FROM {t} t LEFT JOIN supersession s "
-            f"ON s.table_name = '{t}' AND s.record_id = t.record_id"
-        )
+        _history_view(op, t)
+
+
+def _history_view(op: Operations, table: str, *, replace: bool = False) -> None:
+    """Every record with its record time; ``superseded_at`` comes from the
+    append-only supersession table, so the rows themselves never change."""
+    if replace:
+        op.execute(f"DROP VIEW IF EXISTS {table}_history")
+    op.execute(
+        f"CREATE VIEW {table}_history AS SELECT t.*, s.superseded_at "
+        f"FROM {table} t LEFT JOIN supersession s "
+        f"ON s.table_name = '{table}' AND s.record_id = t.record_id"
+    )
 
 
 # --------------------------------------------------------------------------- 3
@@ -276,6 +282,43 @@ def m0003_forecast_results(op: Operations) -> None:
     )
 
 
+# --------------------------------------------------------------------------- 4
+def m0004_capacity(op: Operations) -> None:
+    """Attrition inputs, derived capacity as plan records, quotas traced to their capacity."""
+    op.add_column("territory_plan", _c("attrition_rate", sa.Double))
+    op.add_column("territory_plan", _c("backfill_days", sa.Double))
+    op.add_column("quota", _c("derived_amount", MONEY))
+    op.add_column("quota", _c("capacity_record_id", sa.BigInteger))
+    _plan_table(
+        op,
+        "territory_capacity",
+        _c("territory_id", ID, nullable=False),
+        _c("period", sa.String(20), nullable=False),
+        _c("assumption_record_id", sa.BigInteger),
+        _c("planned_accounts", sa.Double),
+        _c("assigned_accounts", sa.Double),
+        _c("effective_accounts", sa.Double),
+        _c("productive_account_years", sa.Double),
+        _c("opp_rate", sa.Double),
+        _c("win_rate", sa.Double),
+        _c("asp", sa.Double),
+        _c("cycle_days", sa.Double),
+        _c("uplift", sa.Double),
+        _c("coverage", sa.Double),
+        _c("attrition_factor", sa.Double),
+        _c("plan_capacity", MONEY),
+        _c("effective_capacity", MONEY),
+        _c("capacity", MONEY),
+        _c("quota", MONEY),
+        _c("quota_open", MONEY),
+    )
+    op.create_index("ix_territory_capacity_valid", "territory_capacity", ["plan_id", "valid_from"])
+    _history_view(op, "territory_capacity")
+    # views written as t.* list their columns when created: make them again
+    _history_view(op, "territory_plan", replace=True)
+    _history_view(op, "quota", replace=True)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -287,6 +330,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "reference data, calendar, CRM facts, import log", m0001_reference_and_crm),
     Migration(2, "plans, versions, bitemporal plan records", m0002_plan_records),
     Migration(3, "forecast runs and results", m0003_forecast_results),
+    Migration(4, "capacity records, attrition inputs, quota derivation", m0004_capacity),
 )
 HEAD = MIGRATIONS[-1].version
 
