@@ -238,6 +238,78 @@ def presets(as_json: JsonOpt = False) -> None:
         out.print(n)
 
 
+PeriodOpt = Annotated[str, typer.Option("--period", help="A period id, e.g. FY2026 or 2026Q2.")]
+KnownAtOpt = Annotated[datetime | None, typer.Option("--known-at", formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"],
+                                                     help="Use what the store knew at this time (default: now).")]
+
+
+@plan_app.command("build")
+def plan_build(
+    period: PeriodOpt,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    known_at: KnownAtOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and show; write nothing.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the plan version).")] = None,
+    author: Annotated[str | None, typer.Option(help="Who (default: $PLANCAST_AUTHOR or $USER).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Derive capacity and quotas for a period and record them as a plan version."""
+    from .planning.build import build_plan
+
+    b = build_plan(_store(), period, plan_id=plan, known_at=known_at, write=not dry_run, reason=reason,
+                   author=author)
+    if as_json:
+        emit_json(b.to_dict())
+        return
+    _render_capacity(b)
+    if b.written is not None:
+        w = b.written
+        ver = f"plan version {', '.join(map(str, w.version_ids))}" if w.version_ids else "nothing changed"
+        out.print(f"{ver}: {w.notes[-1] if w.notes else ''}")
+    else:
+        out.print("dry run: nothing written")
+
+
+def _render_capacity(b: Any) -> None:
+    t = b.capacity.territories
+    view = pd.DataFrame({
+        "territory": t["territory_id"], "region": t["region_id"],
+        "planned accts": t["planned_accounts"].round(1), "effective accts": t["effective_accounts"].round(1),
+        "coverage": t["coverage"].round(3), "plan capacity": t["plan_capacity"], "capacity": t["capacity"],
+        "ceiling": (t["capacity_ratio"] * 100).round(1).astype(str) + "%",
+        "quota": t["quota_covered"] + t["quota_open"],
+    })
+    render_frame(view, title=f"capacity {b.period} ({b.start} – {b.end}, end exclusive)",
+                 money=("plan capacity", "capacity", "quota"))
+
+
+@plan_app.command("check")
+def plan_check(
+    period: PeriodOpt,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    known_at: KnownAtOpt = None,
+    target: Annotated[float | None, typer.Option(help="Company target to compare with total capacity.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Flag sizing shortfalls, headcount gaps and inconsistent assumptions (writes nothing)."""
+    from .planning.build import build_plan
+    from .planning.checks import check_plan
+
+    store = _store()
+    b = build_plan(store, period, plan_id=plan, known_at=known_at, write=False)
+    flags = check_plan(b, target=target, current_quotas=store.plan_records("quotas", plan_id=plan,
+                                                                           known_at=known_at))
+    if as_json:
+        emit_json({"period": period, "known_at": known_at, "flags": flags})
+        return
+    if not flags:
+        out.print(f"{period}: no flags")
+        return
+    colour = {"high": "red", "medium": "yellow", "low": "cyan"}
+    for f in flags:
+        out.print(f"[{colour[f['severity']]}]{f['severity']:>6}[/] {f['kind']:<24} {f['message']}", soft_wrap=True)
+
+
 @plan_app.command("versions")
 def plan_versions(plan: Annotated[str | None, typer.Option(help="Only this plan.")] = None,
                   as_json: JsonOpt = False) -> None:

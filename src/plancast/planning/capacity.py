@@ -7,10 +7,11 @@ For a territory *t* and a period ``[S, E)`` of *L* days (docs/methodology.md §4
   (an exclusion covering half the period removes half an account).
 * **Timing (cycle).** An account's pipeline takes ``c = cycle_days`` to close. An
   account that becomes available to *t* inside the period (a move, a new
-  assignment, an exclusion ending) produces its first closes *c* days later; one
-  that stops being available inside the period keeps closing what it created
-  for *c* days (the pipeline stays with the territory that made it). Accounts
-  available from before the period start are in steady state. The *productive*
+  assignment, an exclusion ending) produces its first closes *c* days later; an
+  account that moves out inside the period keeps closing what it created for *c*
+  days (the pipeline stays with the territory that made it), while an account
+  that becomes excluded stops at once (its open pipeline is unavailable too).
+  Accounts available from before the period start are in steady state. The *productive*
   account-days are the available days so shifted, cut to the period.
 * **Daily capacity rate** ``R_t(d) = productive accounts on d × r × w × ASP / 365``
   with the planning assumptions in force on day *d* (they may change mid-period).
@@ -75,7 +76,7 @@ class CapacityResult:
 def _day_index(s: pd.Series, start: pd.Timestamp, *, fill: int) -> np.ndarray:
     """Dates → day offsets from ``start`` (NaT → ``fill``)."""
     d = pd.to_datetime(s)
-    out = ((d - start) / pd.Timedelta(days=1)).to_numpy(dtype="float64")
+    out = np.array(((d - start) / pd.Timedelta(days=1)).to_numpy(dtype="float64"), copy=True)
     out[np.isnan(out)] = fill
     return out.astype(np.int64)
 
@@ -151,7 +152,7 @@ def compute_capacity(inp: PeriodInputs) -> CapacityResult:
     # ---------------------------------------------------------------- assumptions per day
     asm = inp.assumptions[inp.assumptions["territory_id"].isin(tix.index)].copy()
     params = ["opp_rate", "win_rate", "asp", "cycle_days", "uplift", "ramp", "planned_accounts",
-              "attrition_rate", "backfill_days"]
+              "attrition_rate", "backfill_days", "coverage_ratio"]
     defaults = {"cycle_days": 0.0, "uplift": 0.0, "ramp": 1.0, "attrition_rate": 0.0, "backfill_days": 0.0}
     for p in params:
         if p not in asm:
@@ -190,6 +191,7 @@ def compute_capacity(inp: PeriodInputs) -> CapacityResult:
         "a": _day_index(ex["valid_from"], S, fill=0),
         "b": _day_index(ex["valid_to"], S, fill=10 * L + 10_000),
     })
+    pieces["assign_end"] = pieces["b"]
     avail = _subtract_intervals(pieces, holes, "account_id")
     available = np.zeros((nT, L + 1))
     _grid_add(available, avail["t"].to_numpy(), avail["a"].to_numpy(), avail["b"].to_numpy(), 1.0)
@@ -201,7 +203,9 @@ def compute_capacity(inp: PeriodInputs) -> CapacityResult:
     c_at_a = np.rint(cyc[t_av, np.clip(a_av, 0, L - 1)]).astype(np.int64) if L else a_av
     c_at_b = np.rint(cyc[t_av, np.clip(b_av - 1, 0, L - 1)]).astype(np.int64) if L else b_av
     pa = np.where(a_av > 0, a_av + c_at_a, a_av)
-    pb = np.where(b_av < L, b_av + c_at_b, b_av)
+    # a move keeps closing what was created before it; an exclusion stops that pipeline too
+    moved_out = (b_av < L) & (b_av == avail["assign_end"].to_numpy())
+    pb = np.where(moved_out, b_av + c_at_b, b_av)
     productive = np.zeros((nT, L + 1))
     _grid_add(productive, t_av, pa, pb, 1.0)
 
@@ -299,6 +303,7 @@ def compute_capacity(inp: PeriodInputs) -> CapacityResult:
         "asp": _wmean(daily["asp"], has_plan_d),
         "cycle_days": _wmean(daily["cycle_days"], has_plan_d),
         "uplift": _wmean(daily["uplift"], has_plan_d),
+        "coverage_ratio": _wmean(daily["coverage_ratio"], has_plan_d),
         "coverage": coverage_d.sum(axis=1) / max(L, 1),
         "attrition_factor": attr.sum(axis=1) / max(L, 1),
         "plan_capacity": plan_cap,

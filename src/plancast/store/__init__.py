@@ -36,6 +36,7 @@ PLAN_TABLES = (
     "territory_assignment", "rep_assignment", "account_exclusion", "territory_plan", "quota", "territory_capacity",
 )
 _TEMPORAL_COLS = ("valid_from", "valid_to", "recorded_at")
+_BOOKKEEPING = ("record_id", "plan_id", "version_id", "valid_from", "valid_to", "recorded_at", "retracted")
 
 
 def utcnow() -> datetime:
@@ -425,6 +426,44 @@ class Store:
             )
         return res
 
+    def write_derived_plan(
+        self,
+        capacity: pd.DataFrame,
+        quotas: pd.DataFrame,
+        *,
+        plan_id: str = DEFAULT_PLAN,
+        reason: str,
+        author: str | None = None,
+        recorded_at: datetime | None = None,
+        source: str = "plancast plan build",
+    ) -> WriteResult:
+        """Write derived capacity and the quotas derived from it as one plan version.
+
+        Each quota names the ``territory_capacity`` record it came from
+        (``capacity_record_id``; quotas above territory level have none), so a
+        quota traces back to the assumptions that produced it."""
+        when = recorded_at or utcnow()
+        author = author or _default_author()
+        versions: dict[datetime, int] = {}
+        with self.engine.begin() as conn:
+            res = self._append_plan(conn, KINDS["territory_capacity"], capacity, plan_id=plan_id, source=source,
+                                    reason=reason, author=author, recorded_at=when, versions=versions)
+            cap = self.plan_records("territory_capacity", plan_id=plan_id, conn=conn)
+            ids = cap.set_index(["territory_id", "period"])["record_id"]
+            q = quotas.copy()
+            link = pd.MultiIndex.from_arrays([q["capacity_territory"].fillna(""), q["period"]])
+            q["capacity_record_id"] = pd.array(ids.reindex(link).to_numpy(), dtype="Int64")
+            sub = self._append_plan(conn, KINDS["derived_quotas"], q.drop(columns="capacity_territory"),
+                                    plan_id=plan_id, source=source, reason=reason, author=author,
+                                    recorded_at=when, versions=versions)
+        res.inserted += sub.inserted
+        res.unchanged += sub.unchanged
+        res.superseded += sub.superseded
+        res.restated += sub.restated
+        res.version_ids = sorted(set(res.version_ids) | set(sub.version_ids))
+        res.notes.append(f"quotas: {sub.inserted} written, {sub.unchanged} unchanged, {sub.superseded} superseded")
+        return res
+
     def write_in(
         self, conn: sa.Connection, k: Kind, frame: pd.DataFrame, *, plan_id: str, source: str,
         reason: str | None, author: str | None, recorded_at: datetime,
@@ -507,11 +546,18 @@ class Store:
         reason: str,
         author: str,
         recorded_at: datetime,
+        versions: dict[datetime, int] | None = None,
     ) -> WriteResult:
+        """Append plan records (see :mod:`.temporal`); one plan version per record time.
+
+        ``versions`` lets several kinds written in one transaction share their
+        plan version (record time → version id)."""
         t = self.table(k.table)
         self.ensure_plan(conn, plan_id)
         key = list(k.key)
         values = [c for c in k.column_names if c not in key and c not in _TEMPORAL_COLS]
+        carry = [c.name for c in t.columns if c.name not in (*key, *values, *_BOOKKEEPING)]
+        versions = {} if versions is None else versions
         frame = frame.copy()
         if "recorded_at" not in frame:
             frame["recorded_at"] = pd.NaT
@@ -529,16 +575,19 @@ class Store:
                     hint="leave recorded_at blank (it defaults to now) or use a time after the latest record",
                 )
             current = self.plan_records(k, plan_id=plan_id, include_retracted=True, conn=conn)
-            ap = temporal.plan_append(current, group, key, values)
+            ap = temporal.plan_append(current, group, key, values, carry)
             res.unchanged += ap.unchanged
             if not len(ap.inserts) and not len(ap.superseded):
                 continue
-            vid = self._next_id(conn, "plan_version", "version_id")
-            conn.execute(
-                self.table("plan_version").insert().values(
-                    version_id=vid, plan_id=plan_id, reason=reason, author=author, source=source, recorded_at=when
+            vid = versions.get(when)
+            if vid is None:
+                vid = versions[when] = self._next_id(conn, "plan_version", "version_id")
+                conn.execute(
+                    self.table("plan_version").insert().values(
+                        version_id=vid, plan_id=plan_id, reason=reason, author=author, source=source,
+                        recorded_at=when,
+                    )
                 )
-            )
             rows = ap.inserts.copy()
             rows.insert(0, "record_id", np.arange(len(rows)) + self._next_id(conn, k.table, "record_id"))
             rows["plan_id"] = plan_id
@@ -562,7 +611,8 @@ class Store:
             res.inserted += len(rows) - ap.restated
             res.restated += ap.restated
             res.superseded += len(ap.superseded)
-            res.version_ids.append(vid)
+            if vid not in res.version_ids:
+                res.version_ids.append(vid)
             latest = when
         return res
 

@@ -52,7 +52,7 @@ def same_values(a: pd.Series, b: pd.Series) -> pd.Series:
 
 
 def plan_append(
-    current: pd.DataFrame, new: pd.DataFrame, key: list[str], values: list[str]
+    current: pd.DataFrame, new: pd.DataFrame, key: list[str], values: list[str], carry: list[str] | None = None
 ) -> AppendPlan:
     """Work out the rows to append and the records to supersede.
 
@@ -60,11 +60,19 @@ def plan_append(
     key, value, ``valid_from``, ``valid_to`` and ``retracted`` columns. ``new``
     holds the incoming records (key, value, ``valid_from``, ``valid_to``); its
     intervals must not overlap within one key (the import checks refuse that).
+    ``carry`` names more columns that are not compared but are kept on restated
+    remainders (and written as given, or blank, on new records).
     """
-    cols = [*key, *values, "valid_from", "valid_to", "retracted"]
+    carry = [c for c in (carry or []) if c not in values]
+    cols = [*key, *values, *carry, "valid_from", "valid_to", "retracted"]
     new = new.copy()
     if "retracted" not in new:
         new["retracted"] = False
+    for c in carry:
+        if c not in new:
+            new[c] = np.nan
+        if c not in current:
+            current = current.assign(**{c: np.nan})
     new = new[cols].reset_index(drop=True)
     new["_nid"] = np.arange(len(new))
     new["_from"] = pd.to_datetime(new["valid_from"])
@@ -104,7 +112,7 @@ def plan_append(
         g["p_from"] = np.maximum(g["p_from"], g["_from_c"])
         g = g[g["p_from"] < g["p_to"]]
         if len(g):
-            old = cur.set_index("record_id").loc[g["record_id"].to_numpy(), [*key, *values, "retracted"]]
+            old = cur.set_index("record_id").loc[g["record_id"].to_numpy(), [*key, *values, *carry, "retracted"]]
             old = old.reset_index(drop=True)
             old["valid_from"] = g["p_from"].to_numpy()
             old["valid_to"] = g["p_to"].to_numpy()

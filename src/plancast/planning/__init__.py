@@ -1,0 +1,1 @@
+"""Planning: capacity, top-down allocation, quotas — pure computations over frames."""

@@ -1,0 +1,835 @@
+"""Assign accounts to territories by rules — vectorised, with precedence and account families.
+
+A :class:`Rule` says which accounts belong to one territory: by country, state,
+industry, size band, a named-account list and/or a range of employees. Rules are
+written in code or loaded from a TOML or YAML file with :func:`load_rules`;
+:func:`assign` applies them to an accounts frame (the ``accounts`` kind) and
+returns an :class:`AssignmentResult`.
+
+Matching
+    A rule matches an account when *every* field the rule gives matches (AND
+    across fields) and, within a field, the account's value is *one of* the
+    rule's values (OR within a set). A field the rule leaves out (``None``)
+    matches any account, including accounts where that value is missing; a
+    field the rule gives never matches an account where the value is missing.
+    A rule that gives no field at all matches every account (a catch-all,
+    useful at a low precedence).
+
+    Text fields (country, state, industry, size band) are compared after the
+    same normalisation on both sides: Unicode NFKC, surrounding whitespace
+    trimmed, runs of inner whitespace collapsed to one space, then case-folded
+    — so ``" new  york "`` matches ``"New York"``. A value that is blank after
+    trimming is missing. Named-account ids (``accounts``) are trimmed but
+    compared **case-sensitively**, like every id in plancast: CRM ids can differ
+    only by case (Salesforce's 15-character ids do).
+
+    ``min_employees`` / ``max_employees`` are inclusive bounds; an account
+    whose ``employees`` is missing does not match a rule that gives a bound.
+
+Precedence
+    Among the rules that match an account, the highest ``precedence`` wins.
+    When rules of two or more *different* territories match at that highest
+    precedence, the account is a **conflict**: it is not assigned, and it is
+    listed in :attr:`AssignmentResult.conflicts` with the territories involved,
+    so someone decides (raise one rule's precedence or narrow a rule). Several
+    rules of the *same* territory matching is fine; the lowest-numbered of them
+    is reported as the rule. Territories that matched an assigned account at a
+    lower precedence are listed in :attr:`AssignmentResult.overridden` — the
+    accounts "claimed by a higher-precedence overlapping territory" that the
+    losing territory must not count in its effective accounts.
+
+Account families
+    ``parent_account_id`` links a child account to its parent; the *ultimate
+    parent* of an account is the ancestor reached by following parent links
+    until an account with no parent (an account without a parent is its own
+    ultimate parent). Parent links are resolved for all accounts at once by
+    pointer jumping (each step replaces every account's ancestor by that
+    ancestor's ancestor, so a chain of depth *d* takes about log2(*d*) steps).
+    A parent id that is not an account of the frame, or parent links that form
+    a cycle, are refused with :class:`~plancast.errors.BadInput`.
+
+    Each account is first resolved on its own matches as above (assigned,
+    conflict or unassigned). Then a child account (one with a parent) whose
+    ultimate parent was **assigned** by its own matches takes the ultimate
+    parent's territory, rule and precedence — whatever the child's own matches
+    were, and whatever the child's own state (a subsidiary in another state
+    stays with its group) — unless the rule that assigned the ultimate parent
+    has ``split_family = true``; then the child keeps the result of its own
+    matches. A child whose ultimate parent is not assigned (no match, or a
+    conflict) keeps the result of its own matches. Only the ultimate parent
+    decides: intermediate parents are not consulted. An inherited assignment
+    names the ultimate parent in ``inherited_from``; the territories the
+    child matched on its own are then listed in ``overridden`` with reason
+    ``"family"``.
+
+Every account ends in exactly one of ``assignment``, ``conflicts`` and
+``unassigned``.
+
+Speed
+    Text fields are encoded once as integer codes (normalising only the
+    distinct values). Rules are grouped by the set of fields they give; in a
+    group, the field whose values select the fewest accounts is the *key*:
+    accounts sorted by that field's code give, for each (rule, value), a slice
+    of candidate accounts, and the other fields are then checked on those
+    candidate pairs with a rule × code lookup table. The work is proportional to
+    accounts plus candidate pairs — there is no Python loop per account, nor a
+    full pass over all accounts per rule (except for rules that give no set
+    field). Precedence, conflicts and families are resolved with ``ufunc.at``
+    reductions and gathers over the matched pairs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BadInput, Problem
+
+__all__ = ["Rule", "AssignmentResult", "load_rules", "assign", "RULE_KEYS", "TEXT_FIELDS"]
+
+#: rule fields compared as normalised text (and the accounts column each reads)
+TEXT_FIELDS = ("country", "state", "industry", "size_band")
+#: every rule field that holds a set of values
+SET_FIELDS = (*TEXT_FIELDS, "accounts")
+RULE_SUFFIXES = (".toml", ".yaml", ".yml")
+#: rule → code lookup tables up to this many cells; larger ones use a sorted-key search
+_LUT_LIMIT = 1 << 25
+#: candidate (account, rule) pairs built at once, to bound memory
+_CHUNK = 1 << 22
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Accounts that belong to ``territory_id``; see the module docstring for the semantics.
+
+    Set fields (``country``, ``state``, ``industry``, ``size_band``,
+    ``accounts``) take any iterable of text, or one text value, and are stored
+    as frozensets; ``None`` means "any".
+    """
+
+    territory_id: str
+    precedence: int = 0
+    country: frozenset[str] | None = None
+    state: frozenset[str] | None = None
+    industry: frozenset[str] | None = None
+    size_band: frozenset[str] | None = None
+    accounts: frozenset[str] | None = None
+    min_employees: int | None = None
+    max_employees: int | None = None
+    split_family: bool = False
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        label = f"rule {self.name!r}" if self.name else f"rule for territory {self.territory_id!r}"
+        if not isinstance(self.territory_id, str) or not self.territory_id.strip():
+            raise BadInput(f"{label}: territory_id must be non-blank text (got {self.territory_id!r})",
+                           hint="give the id of the territory the rule assigns to")
+        if isinstance(self.precedence, bool) or not isinstance(self.precedence, (int, np.integer)):
+            raise BadInput(f"{label}: precedence must be a whole number (got {self.precedence!r})",
+                           hint="higher precedence wins; e.g. geo 0, overlay 10, named accounts 20")
+        object.__setattr__(self, "precedence", int(self.precedence))
+        for name in SET_FIELDS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            items = (value,) if isinstance(value, str) else value
+            try:
+                values = frozenset(items)
+            except TypeError:
+                raise BadInput(f"{label}: {name} must be a set of text values (got {value!r})",
+                               hint="write it as a list, e.g. state=[\"CA\", \"OR\"]") from None
+            if not values:
+                raise BadInput(f"{label}: {name} is empty, so the rule can match no account",
+                               hint=f"leave {name} out (None) to match any {name}")
+            bad = [v for v in values if not isinstance(v, str) or not v.strip()]
+            if bad:
+                raise BadInput(f"{label}: {name} must hold non-blank text values (got {bad[0]!r})",
+                               hint="quote ids and codes so they are text, e.g. \"001234\"")
+            object.__setattr__(self, name, values)
+        for name in ("min_employees", "max_employees"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+                raise BadInput(f"{label}: {name} must be a whole number ≥ 0 (got {value!r})",
+                               hint="employee bounds are inclusive head counts")
+        if (self.min_employees is not None and self.max_employees is not None
+                and self.min_employees > self.max_employees):
+            raise BadInput(f"{label}: min_employees {self.min_employees} is above max_employees {self.max_employees}",
+                           hint="swap them; both bounds are inclusive")
+        if not isinstance(self.split_family, bool):
+            raise BadInput(f"{label}: split_family must be true or false (got {self.split_family!r})")
+        if not isinstance(self.name, str):
+            raise BadInput(f"rule for territory {self.territory_id!r}: name must be text (got {self.name!r})")
+
+
+#: keys of a rule table in a rules file, and what each must be
+RULE_KEYS: dict[str, str] = {
+    "territory_id": "text (required)",
+    "precedence": "a whole number",
+    "country": "a list of text values",
+    "state": "a list of text values",
+    "industry": "a list of text values",
+    "size_band": "a list of text values",
+    "accounts": "a list of account ids (text)",
+    "min_employees": "a whole number ≥ 0",
+    "max_employees": "a whole number ≥ 0",
+    "split_family": "true or false",
+    "name": "text",
+}
+assert set(RULE_KEYS) == {f.name for f in fields(Rule)}
+
+
+@dataclass
+class AssignmentResult:
+    """What :func:`assign` decided, as four frames.
+
+    ``assignment``
+        One row per assigned account: ``account_id``, ``territory_id``,
+        ``rule`` (the rule's name, or ``"rule N"``), ``rule_number`` (1-based
+        position in the rules), ``precedence``, ``inherited_from`` (the
+        ultimate parent's account id when the territory came from the family,
+        else ``None``). Accounts keep their input order.
+    ``conflicts``
+        Accounts matched by two or more territories at the same highest
+        precedence, not assigned: ``account_id``, ``name`` (when the accounts
+        have one), ``precedence``, ``territories`` (sorted list of territory ids).
+    ``unassigned``
+        Accounts matched by no rule (and not taken by their family):
+        ``account_id``, ``name`` (when the accounts have one).
+    ``overridden``
+        Assigned accounts that other territories also matched: ``account_id``,
+        ``territory_id`` (the winner), ``lost_to`` — the sorted list of
+        territories that matched but lost (kept under this name: each of them
+        lost the account *to* the winner), ``reason`` (``"precedence"``: they
+        matched at a lower precedence; ``"family"``: the account went with its
+        ultimate parent).
+    """
+
+    assignment: pd.DataFrame
+    conflicts: pd.DataFrame
+    unassigned: pd.DataFrame
+    overridden: pd.DataFrame
+
+    def summary(self) -> dict[str, int]:
+        """Counts of each outcome (``inherited`` is included in ``assigned``)."""
+        return {
+            "assigned": len(self.assignment),
+            "inherited": int(self.assignment["inherited_from"].notna().sum()),
+            "conflicts": len(self.conflicts),
+            "unassigned": len(self.unassigned),
+            "overridden": len(self.overridden),
+        }
+
+
+# -- rules files ---------------------------------------------------------------------
+
+
+def _bad_file(source: str, problems: list[Problem]) -> BadInput:
+    return BadInput(
+        f"rules file {source} cannot be used",
+        problems,
+        hint="each [[rule]] table needs territory_id and may have: "
+        + ", ".join(k for k in RULE_KEYS if k != "territory_id"),
+    )
+
+
+def load_rules(path: str | Path) -> list[Rule]:
+    """Read rules from a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file.
+
+    The file holds an array of ``rule`` tables, in TOML::
+
+        [[rule]]
+        name = "West enterprise"
+        territory_id = "T-WEST-ENT"
+        precedence = 10
+        country = ["US"]
+        state = ["CA", "OR", "WA"]
+        size_band = ["Enterprise"]
+
+        [[rule]]
+        territory_id = "T-NAMED-1"
+        precedence = 20
+        accounts = ["0015g00000ABCDE", "0015g00000FGHIJ"]
+        split_family = true
+
+    and in YAML ``rule:`` followed by a list of mappings with the same keys.
+    Set fields take a list of text values (one text value is accepted too).
+    Values must be text: write ``"001234"`` and ``"NO"`` in quotes, because YAML
+    reads the bare words as the number 1234 and as false. Every problem in the
+    file is reported at once, as a :class:`~plancast.errors.BadInput` naming the
+    file, the rule number (1-based, in file order) and the key.
+    """
+    source = str(path)
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in RULE_SUFFIXES:
+        raise _bad_file(source, [Problem(source, None, None, None,
+                                         f"is not a rules file: name it .toml or .yaml (got {suffix or 'no suffix'})")])
+    if not p.is_file():
+        raise _bad_file(source, [Problem(source, None, None, None, "no such rules file; check the path")])
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise _bad_file(source, [Problem(source, None, None, None, "is not UTF-8 text; re-save it as UTF-8")]) from None
+    data: Any
+    if suffix == ".toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise _bad_file(source, [Problem(source, None, None, None,
+                                             f"is not valid TOML ({exc}); fix the syntax")]) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            msg = " ".join(str(exc).split())
+            raise _bad_file(source, [Problem(source, None, None, None,
+                                             f"is not valid YAML ({msg}); fix the syntax")]) from None
+    return _rules_from_data(source, data)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a true/false value)"
+    if isinstance(value, (int, float)):
+        return f"{value!r} (a number)"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    return repr(value)
+
+
+def _rules_from_data(source: str, data: Any) -> list[Rule]:
+    problems: list[Problem] = []
+
+    def bad(where: str | None, message: str) -> None:
+        problems.append(Problem(source, None, None, None, f"{where}: {message}" if where else message))
+
+    if data is None or data == {}:
+        bad(None, "has no rules; add [[rule]] tables (YAML: a 'rule:' list)")
+        raise _bad_file(source, problems)
+    if not isinstance(data, dict):
+        bad(None, "must hold [[rule]] tables (YAML: a 'rule:' list of mappings)")
+        raise _bad_file(source, problems)
+    for key in data:
+        if key != "rule":
+            hint = " (did you mean 'rule'?)" if str(key).lower() in ("rules", "rule") else ""
+            bad(f"key {key!r}", f"is not a section of a rules file{hint}; write each rule as a [[rule]] table")
+    raw = data.get("rule")
+    if raw is None:
+        if not problems:
+            bad(None, "has no rules; add [[rule]] tables (YAML: a 'rule:' list)")
+        raise _bad_file(source, problems)
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        bad("key 'rule'", "must be a list of rule tables ([[rule]], not [rule] = ...)")
+        raise _bad_file(source, problems)
+    rules: list[Rule] = []
+    for number, spec in enumerate(raw, start=1):
+        label = f"rule {number}"
+        if not isinstance(spec, dict):
+            bad(label, f"must be a table of keys, got {_describe(spec)}")
+            continue
+        if isinstance(spec.get("name"), str) and spec["name"].strip():
+            label += f" ({spec['name'].strip()})"
+        kwargs: dict[str, Any] = {}
+        ok = True
+        for key, value in spec.items():
+            where = f"{label}, key {key!r}"
+            if key not in RULE_KEYS:
+                close = difflib.get_close_matches(str(key), list(RULE_KEYS), n=1, cutoff=0.75)
+                guess = f"did you mean {close[0]!r}? " if close else ""
+                bad(where, f"is not a rule key; {guess}use one of: " + ", ".join(RULE_KEYS))
+                ok = False
+                continue
+            msg = _check_value(key, value)
+            if msg:
+                bad(where, msg)
+                ok = False
+                continue
+            if key in SET_FIELDS:
+                value = frozenset([value] if isinstance(value, str) else value)
+            elif isinstance(value, str):
+                value = value.strip()
+            kwargs[key] = value
+        if "territory_id" not in spec:
+            bad(label, "has no territory_id; add territory_id = \"...\" (the territory this rule assigns to)")
+            ok = False
+        lo, hi = kwargs.get("min_employees"), kwargs.get("max_employees")
+        if lo is not None and hi is not None and lo > hi:
+            bad(f"{label}, key 'min_employees'", f"is {lo}, above max_employees {hi}; swap them (both are inclusive)")
+            ok = False
+        if ok:
+            rules.append(Rule(**kwargs))
+    if problems:
+        raise _bad_file(source, problems)
+    return rules
+
+
+def _check_value(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for ``key``, or None."""
+    if key in SET_FIELDS:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return f"must be a list of text values, got {_describe(value)}"
+        if not items:
+            return f"is an empty list, which matches no account; leave {key} out to match any {key}"
+        for item in items:
+            if isinstance(item, bool):
+                return (f"holds {_describe(item)}; every value must be text — quote it "
+                        "(YAML reads bare NO, YES, ON, OFF as true/false: write \"NO\")")
+            if not isinstance(item, str):
+                return (f"holds {_describe(item)}; every value must be text — quote it "
+                        "(a bare number loses leading zeros: write \"001234\")")
+            if not item.strip():
+                return "holds a blank value; remove it"
+        return None
+    if key in ("territory_id", "name"):
+        if not isinstance(value, str):
+            return f"must be text, got {_describe(value)}; quote it"
+        if key == "territory_id" and not value.strip():
+            return "is blank; give the id of the territory the rule assigns to"
+        return None
+    if key == "split_family":
+        return None if isinstance(value, bool) else f"must be true or false, got {_describe(value)}"
+    # precedence, min_employees, max_employees
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"must be a whole number, got {_describe(value)}"
+    if key != "precedence" and value < 0:
+        return f"must be ≥ 0, got {value}"
+    return None
+
+
+# -- encoding ----------------------------------------------------------------------
+
+
+def _normalise_text(values: pd.Index, casefold: bool) -> pd.Index:
+    """NFKC, trim, collapse inner whitespace (and case-fold); blank becomes missing."""
+    s = pd.Series(values.astype(str), dtype=object)
+    if casefold:
+        s = s.str.normalize("NFKC").str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+    else:
+        s = s.str.strip()
+    return pd.Index(s.where(s != "", None), dtype=object)
+
+
+@dataclass
+class _Field:
+    """One accounts column as integer codes (``-1`` = missing) over normalised categories."""
+
+    codes: np.ndarray
+    categories: pd.Index
+    casefold: bool
+    identity: bool = False  # codes are 0..n-1 (the accounts field)
+    _order: np.ndarray | None = field(default=None, repr=False)
+    _counts: np.ndarray | None = field(default=None, repr=False)
+    _starts: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.categories)
+
+    @property
+    def counts(self) -> np.ndarray:
+        if self._counts is None:
+            if self.identity:
+                self._counts = np.ones(self.n, dtype=np.int64)
+            else:
+                self._counts = np.bincount(self.codes[self.codes >= 0], minlength=self.n).astype(np.int64)
+        return self._counts
+
+    def sorted_slices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Account positions ordered by code, and where each code's run starts."""
+        if self._order is None:
+            if self.identity:
+                self._order = np.arange(self.n, dtype=np.int64)
+                self._starts = np.arange(self.n + 1, dtype=np.int64)
+            else:
+                small = self.codes.astype(np.int16) if self.n < 32_000 else self.codes  # radix sort
+                self._order = np.argsort(small, kind="stable")
+                missing = int(np.count_nonzero(self.codes < 0))
+                self._starts = np.concatenate([[0], np.cumsum(self.counts)]) + missing
+        assert self._starts is not None
+        return self._order, self._starts
+
+    def codes_for(self, values: Iterable[str]) -> np.ndarray:
+        """Codes of the rule values present among the accounts (absent values are dropped)."""
+        idx = pd.Index(list(values), dtype=object)
+        norm = _normalise_text(idx, self.casefold) if self.casefold else pd.Index([v.strip() for v in idx], dtype=object)
+        found = self.categories.get_indexer(norm)
+        return np.unique(found[found >= 0])
+
+
+def _encode_text(column: pd.Series) -> _Field:
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    norm = _normalise_text(pd.Index(uniques, dtype=object), casefold=True)
+    ncodes, cats = pd.factorize(norm, use_na_sentinel=True)
+    remap = np.append(ncodes, -1).astype(np.int32)  # index -1 (missing) → -1
+    return _Field(remap[codes], pd.Index(cats, dtype=object), casefold=True)
+
+
+def _account_ids(accounts: pd.DataFrame) -> pd.Index:
+    if "account_id" not in accounts.columns:
+        raise BadInput("the accounts have no 'account_id' column",
+                       hint="pass the accounts frame (the 'accounts' kind) with its account_id column")
+    raw = accounts["account_id"]
+    ids = pd.Index(_normalise_text(pd.Index(raw.to_numpy(dtype=object), dtype=object), casefold=False), dtype=object)
+    missing = raw.isna().to_numpy() | ids.isna()
+    if missing.any():
+        n = int(missing.sum())
+        raise BadInput(f"{n} account(s) have a blank account_id (first at position {int(np.argmax(missing))})",
+                       hint="every account needs a unique id; drop or fill those rows")
+    if not ids.is_unique:
+        dup = ids[ids.duplicated()].unique()
+        shown = ", ".join(repr(d) for d in dup[:5])
+        raise BadInput(f"account_id is not unique: {len(dup)} id(s) appear more than once ({shown})",
+                       hint="each account must appear once; remove the duplicates")
+    return ids
+
+
+def _parents(accounts: pd.DataFrame, ids: pd.Index) -> np.ndarray:
+    """Position of each account's parent, -1 when it has none."""
+    n = len(ids)
+    if "parent_account_id" not in accounts.columns:
+        return np.full(n, -1, dtype=np.int64)
+    codes, uniques = pd.factorize(accounts["parent_account_id"], use_na_sentinel=True)
+    norm = _normalise_text(pd.Index(uniques, dtype=object), casefold=False)
+    pos = np.append(ids.get_indexer(norm), -1)  # missing (code -1) → -1
+    blank = np.append(norm.isna(), True)
+    unknown = (pos < 0) & ~blank
+    if unknown.any():
+        bad_codes = np.flatnonzero(unknown[:-1])
+        rows = np.flatnonzero(np.isin(codes, bad_codes))
+        first = rows[0]
+        raise BadInput(
+            f"{len(rows)} account(s) name a parent_account_id that is not among the accounts "
+            f"(first: account {ids[first]!r} → parent {norm[codes[first]]!r})",
+            hint="pass the parent accounts too, or blank parent_account_id where the parent is unknown",
+        )
+    return pos[codes].astype(np.int64)
+
+
+def _ultimate_parents(parent: np.ndarray, ids: pd.Index) -> np.ndarray:
+    """Ultimate parent of each account (itself when it has no parent), by pointer jumping.
+
+    Refuses parent links that form a cycle, naming the accounts on one.
+    """
+    n = len(parent)
+    anc = np.where(parent >= 0, parent, np.arange(n, dtype=np.int64))
+    for _ in range(max(1, math.ceil(math.log2(max(n, 2)))) + 1):
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            break
+        anc = nxt
+    on_root = parent[anc] < 0
+    if not on_root.all():
+        # anc of a non-rooted account, after ≥ n steps, lies on a cycle: walk that cycle
+        bad = np.flatnonzero(~on_root)
+        start = int(anc[bad[0]])
+        cycle = [start]
+        node = int(parent[start])
+        while node != start and len(cycle) < 10_000:
+            cycle.append(node)
+            node = int(parent[node])
+        first = cycle.index(min(cycle))  # begin at the member that comes first in the accounts
+        cycle = cycle[first:] + cycle[:first]
+        shown = cycle if len(cycle) <= 8 else cycle[:8]
+        path = " -> ".join(str(ids[i]) for i in shown)
+        path += f" -> {ids[cycle[0]]}" if len(cycle) <= 8 else " -> ..."
+        length = f"{len(cycle)}" if len(cycle) < 10_000 else "10,000 or more"
+        raise BadInput(
+            f"parent_account_id links form a cycle (account -> its parent): {path} "
+            f"({length} account(s) on the cycle; {len(bad)} account(s) on or under a cycle)",
+            hint=f"an account cannot be its own ancestor; blank or correct parent_account_id of {ids[cycle[0]]!r} "
+            "(or of another account on the cycle)",
+        )
+    return anc
+
+
+# -- matching ----------------------------------------------------------------------
+
+
+def _member(rule_of_pair: np.ndarray, codes: np.ndarray, value_rule: np.ndarray,
+            value_code: np.ndarray, n_rules: int, n_cat: int) -> np.ndarray:
+    """True where ``codes[i]`` is one of the values of rule ``rule_of_pair[i]`` (code -1 never is)."""
+    if n_rules * (n_cat + 1) <= _LUT_LIMIT:
+        lut = np.zeros((n_rules, n_cat + 1), dtype=bool)  # last column: missing (-1), always False
+        lut[value_rule, value_code] = True
+        return lut[rule_of_pair, codes]
+    width = np.int64(n_cat + 1)
+    keys = np.sort(value_rule.astype(np.int64) * width + value_code)
+    probe = rule_of_pair.astype(np.int64) * width + codes  # -1 lands in the previous rule's unused slot n_cat
+    pos = np.minimum(np.searchsorted(keys, probe), len(keys) - 1)
+    return keys[pos] == probe
+
+
+@dataclass
+class _Prepared:
+    """The rules as arrays, and each rule's value codes per set field."""
+
+    terr_ids: np.ndarray  # sorted unique territory ids (so code order = text order)
+    terr: np.ndarray  # territory code of each rule
+    prec: np.ndarray
+    split: np.ndarray
+    lo: np.ndarray  # employee bounds (±inf when not given)
+    hi: np.ndarray
+    bounded: np.ndarray
+    labels: np.ndarray  # name, or "rule N"
+    values: list[dict[str, np.ndarray]]  # per rule: field → codes (only the fields it gives)
+    dead: np.ndarray  # a field's values match no account → the rule matches nothing
+
+
+def _prepare(rules: Sequence[Rule], encoded: dict[str, _Field]) -> _Prepared:
+    tids = [r.territory_id.strip() for r in rules]
+    terr_ids, terr = np.unique(np.array(tids, dtype=object), return_inverse=True)
+    values: list[dict[str, np.ndarray]] = []
+    dead = np.zeros(len(rules), dtype=bool)
+    for i, r in enumerate(rules):
+        v: dict[str, np.ndarray] = {}
+        for f in SET_FIELDS:
+            given = getattr(r, f)
+            if given is not None:
+                v[f] = encoded[f].codes_for(given)
+                dead[i] |= len(v[f]) == 0
+        values.append(v)
+    lo = np.array([-np.inf if r.min_employees is None else r.min_employees for r in rules], dtype=float)
+    hi = np.array([np.inf if r.max_employees is None else r.max_employees for r in rules], dtype=float)
+    return _Prepared(
+        terr_ids=terr_ids,
+        terr=terr.astype(np.int64),
+        prec=np.array([r.precedence for r in rules], dtype=np.int64),
+        split=np.array([r.split_family for r in rules], dtype=bool),
+        lo=lo,
+        hi=hi,
+        bounded=np.isfinite(lo) | np.isfinite(hi),
+        labels=np.array([r.name.strip() or f"rule {i + 1}" for i, r in enumerate(rules)], dtype=object),
+        values=values,
+        dead=dead,
+    )
+
+
+def _match(n: int, prep: _Prepared, encoded: dict[str, _Field], employees: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """All matching (account position, rule index) pairs."""
+    out_acct: list[np.ndarray] = []
+    out_rule: list[np.ndarray] = []
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, v in enumerate(prep.values):
+        if not prep.dead[i]:
+            groups.setdefault(tuple(v), []).append(i)
+
+    def employees_ok(acct: np.ndarray, rule: np.ndarray) -> np.ndarray:
+        assert employees is not None
+        e = employees[acct]
+        return ~prep.bounded[rule] | ((e >= prep.lo[rule]) & (e <= prep.hi[rule]))
+
+    for sig, members in groups.items():
+        if not sig:  # no set field: a pass over all accounts per rule
+            for i in members:
+                if prep.bounded[i]:
+                    assert employees is not None
+                    acct = np.flatnonzero((employees >= prep.lo[i]) & (employees <= prep.hi[i]))
+                else:
+                    acct = np.arange(n)
+                out_acct.append(acct.astype(np.int32))
+                out_rule.append(np.full(len(acct), i, dtype=np.int32))
+            continue
+        # key field: the one whose rule values select the fewest candidate accounts in this group
+        cost = {f: sum(int(encoded[f].counts[prep.values[i][f]].sum()) for i in members) for f in sig}
+        key = min(sig, key=lambda f: (cost[f], SET_FIELDS.index(f)))
+        others = [f for f in sig if f != key]
+        kf = encoded[key]
+        order, starts = kf.sorted_slices()
+        # chunks of rules so that at most about _CHUNK candidate pairs exist at once
+        sizes = np.array([int(kf.counts[prep.values[i][key]].sum()) for i in members], dtype=np.int64)
+        bounds = [0]
+        acc = 0
+        for j, s in enumerate(sizes):
+            if acc and acc + s > _CHUNK:
+                bounds.append(j)
+                acc = 0
+            acc += int(s)
+        bounds.append(len(members))
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            chunk = np.array(members[a:b], dtype=np.int64)
+            m = len(chunk)
+            # exploded (local rule, key value) rows
+            kv = [prep.values[i][key] for i in chunk]
+            v_rule = np.repeat(np.arange(m), [len(x) for x in kv])
+            v_code = np.concatenate(kv)
+            lengths = kf.counts[v_code]
+            total = int(lengths.sum())
+            if total == 0:
+                continue
+            local = np.repeat(v_rule, lengths)
+            shift = np.repeat(starts[v_code] - (np.cumsum(lengths) - lengths), lengths)
+            acct = order[np.arange(total, dtype=np.int64) + shift]
+            keep = np.ones(total, dtype=bool)
+            for f in others:
+                ov = [prep.values[i][f] for i in chunk]
+                keep &= _member(local, encoded[f].codes[acct], np.repeat(np.arange(m), [len(x) for x in ov]),
+                                np.concatenate(ov), m, encoded[f].n)
+            rule = chunk[local]
+            if prep.bounded[chunk].any():
+                keep &= employees_ok(acct, rule)
+            out_acct.append(acct[keep].astype(np.int32))
+            out_rule.append(rule[keep].astype(np.int32))
+    if not out_acct:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int32)
+    return np.concatenate(out_acct), np.concatenate(out_rule)
+
+
+# -- resolution --------------------------------------------------------------------
+
+
+def _lists(owner: np.ndarray, terr: np.ndarray, n_terr: int, terr_ids: np.ndarray
+           ) -> tuple[np.ndarray, list[list[str]]]:
+    """Distinct sorted territory lists per owner: (owners in ascending order, their lists)."""
+    if len(owner) == 0:
+        return np.empty(0, dtype=np.int64), []
+    key = np.unique(owner.astype(np.int64) * n_terr + terr)
+    own = key // n_terr
+    names = terr_ids[key % n_terr]
+    cut = np.flatnonzero(np.diff(own)) + 1
+    owners = own[np.concatenate([[0], cut])]
+    if len(owners) == len(own):  # one territory each: no split needed
+        return owners, [[x] for x in names.tolist()]
+    return owners, [a.tolist() for a in np.split(names, cut)]
+
+
+def _empty_result(name_col: bool) -> AssignmentResult:
+    cols = ["account_id", "name"] if name_col else ["account_id"]
+    return AssignmentResult(
+        assignment=pd.DataFrame({
+            "account_id": pd.Series(dtype=object), "territory_id": pd.Series(dtype=object),
+            "rule": pd.Series(dtype=object), "rule_number": pd.Series(dtype=np.int64),
+            "precedence": pd.Series(dtype=np.int64), "inherited_from": pd.Series(dtype=object)}),
+        conflicts=pd.DataFrame({**{c: pd.Series(dtype=object) for c in cols},
+                                "precedence": pd.Series(dtype=np.int64), "territories": pd.Series(dtype=object)}),
+        unassigned=pd.DataFrame({c: pd.Series(dtype=object) for c in cols}),
+        overridden=pd.DataFrame({c: pd.Series(dtype=object) for c in ("account_id", "territory_id", "lost_to", "reason")}),
+    )
+
+
+def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
+    """Assign each account to a territory by ``rules``; see the module docstring for the semantics.
+
+    ``accounts`` needs ``account_id`` (unique), plus the columns the rules use
+    (``country``, ``state``, ``industry``, ``size_band``, ``employees``);
+    ``parent_account_id`` (optional) links account families and ``name``
+    (optional) is carried into the conflict and unassigned lists.
+    """
+    rules = list(rules)
+    for i, r in enumerate(rules, start=1):
+        if not isinstance(r, Rule):
+            raise BadInput(f"rule {i} is a {type(r).__name__}, not a Rule",
+                           hint="build rules with Rule(...) or read them with load_rules(path)")
+    ids = _account_ids(accounts)
+    n = len(ids)
+    needed = sorted({f for r in rules for f in TEXT_FIELDS if getattr(r, f) is not None}
+                    | ({"employees"} if any(r.min_employees is not None or r.max_employees is not None
+                                            for r in rules) else set()))
+    missing = [c for c in needed if c not in accounts.columns]
+    if missing:
+        def uses(r: Rule, c: str) -> bool:
+            if c == "employees":
+                return r.min_employees is not None or r.max_employees is not None
+            return getattr(r, c) is not None
+
+        users = [f"{i}" for i, r in enumerate(rules, start=1) if any(uses(r, c) for c in missing)]
+        raise BadInput(f"the rules use {', '.join(repr(c) for c in missing)} but the accounts have no such column "
+                       f"(rules {', '.join(users[:10])}{' …' if len(users) > 10 else ''})",
+                       hint="add the column to the accounts (see `plancast import accounts`) or drop it from the rules")
+    parent = _parents(accounts, ids)
+    root = _ultimate_parents(parent, ids)
+    has_name = "name" in accounts.columns
+    if not rules or n == 0:
+        result = _empty_result(has_name)
+        if n:
+            cols = {"account_id": ids.to_numpy(dtype=object)}
+            if has_name:
+                cols["name"] = accounts["name"].to_numpy(dtype=object)
+            result.unassigned = pd.DataFrame(cols)
+        return result
+
+    encoded: dict[str, _Field] = {f: _encode_text(accounts[f]) for f in TEXT_FIELDS if f in needed}
+    if any(r.accounts is not None for r in rules):
+        encoded["accounts"] = _Field(np.arange(n, dtype=np.int64), ids, casefold=False, identity=True)
+    employees = None
+    if "employees" in needed:
+        employees = pd.to_numeric(accounts["employees"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    prep = _prepare(rules, encoded)
+    m_acct, m_rule = _match(n, prep, encoded, employees)
+
+    # own resolution: top precedence, distinct territories at it, the winning rule
+    m_prec = prep.prec[m_rule]
+    m_terr = prep.terr[m_rule]
+    lowest = np.iinfo(np.int64).min
+    top = np.full(n, lowest, dtype=np.int64)
+    np.maximum.at(top, m_acct, m_prec)
+    at_top = m_prec == top[m_acct]
+    t_acct, t_terr, t_rule = m_acct[at_top], m_terr[at_top], m_rule[at_top]
+    n_terr = len(prep.terr_ids)
+    tmin = np.full(n, n_terr, dtype=np.int64)
+    tmax = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(tmin, t_acct, t_terr)
+    np.maximum.at(tmax, t_acct, t_terr)
+    matched = tmax >= 0
+    own_conflict = matched & (tmin != tmax)
+    own_assigned = matched & ~own_conflict
+    own_rule = np.full(n, len(rules), dtype=np.int64)
+    np.minimum.at(own_rule, t_acct, t_rule)  # lowest-numbered rule at the top (one territory when assigned)
+
+    # families: a child follows its ultimate parent when that parent is assigned by a rule without split_family
+    split_rule = np.append(prep.split, False)
+    inherit = (root != np.arange(n)) & own_assigned[root] & ~split_rule[own_rule[root]]
+    src = np.where(inherit, root, np.arange(n))
+    assigned = own_assigned[src]
+    conflict = ~inherit & own_conflict
+    final_rule = own_rule[src]
+    final_terr = np.append(prep.terr, -1)[final_rule]
+
+    id_arr = ids.to_numpy(dtype=object)
+    a = np.flatnonzero(assigned)
+    fr = final_rule[a]
+    assignment = pd.DataFrame({
+        "account_id": id_arr[a],
+        "territory_id": prep.terr_ids[final_terr[a]],
+        "rule": prep.labels[fr],
+        "rule_number": fr + 1,
+        "precedence": prep.prec[fr],
+        "inherited_from": np.where(inherit[a], id_arr[root[a]], None),
+    })
+
+    names = accounts["name"].to_numpy(dtype=object) if has_name else None
+    c = np.flatnonzero(conflict)
+    c_owner, c_lists = _lists(t_acct[conflict[t_acct]], t_terr[conflict[t_acct]], n_terr, prep.terr_ids)
+    conflicts = pd.DataFrame({"account_id": id_arr[c], **({"name": names[c]} if names is not None else {}),
+                              "precedence": top[c], "territories": pd.Series(c_lists, dtype=object)})
+    assert np.array_equal(c_owner, c)
+
+    u = np.flatnonzero(~assigned & ~conflict)
+    unassigned = pd.DataFrame({"account_id": id_arr[u], **({"name": names[u]} if names is not None else {})})
+
+    lost = assigned[m_acct] & (m_terr != final_terr[m_acct])
+    o_owner, o_lists = _lists(m_acct[lost], m_terr[lost], n_terr, prep.terr_ids)
+    overridden = pd.DataFrame({
+        "account_id": id_arr[o_owner],
+        "territory_id": prep.terr_ids[final_terr[o_owner]] if len(o_owner) else np.empty(0, dtype=object),
+        "lost_to": pd.Series(o_lists, dtype=object),
+        "reason": np.where(inherit[o_owner], "family", "precedence").astype(object),
+    })
+    return AssignmentResult(assignment, conflicts, unassigned, overridden)
