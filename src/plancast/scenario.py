@@ -10,7 +10,7 @@ region, as of the scenario's date.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -20,9 +20,19 @@ from rich.table import Table
 from .calendar import parse_period_id
 from .demo import DEFAULT_SEED, DEMO_KINDS, build_scenario
 from .importer import import_frame
+from .planning.build import build_plan
+from .planning.checks import check_plan
 from .store import Store
 
 DEMO_PERIOD = "FY2026"
+#: when the FY2026 plan (assumptions and quotas) was recorded: the check runs as known then
+PLAN_MADE_AT = datetime(2025, 12, 1)
+
+
+def plan_flags(store: Store, period: str, *, known_at: datetime) -> list[dict[str, Any]]:
+    """``plancast plan check`` as it would have run at ``known_at``."""
+    build = build_plan(store, period, known_at=known_at, write=False)
+    return check_plan(build, current_quotas=store.plan_records("quotas", known_at=known_at))
 
 
 def load_demo(
@@ -102,6 +112,8 @@ def review(store: Store, *, as_of: date = date(2026, 5, 15), period: str = DEMO_
     return {
         "as_of": as_of.isoformat(),
         "period": period,
+        "plan_checked_at": PLAN_MADE_AT.isoformat(),
+        "flags": plan_flags(store, period, known_at=PLAN_MADE_AT),
         "regions": rows,
         "plan_versions": len(store.plan_versions()),
         "counts": store.counts(),
@@ -122,12 +134,17 @@ def render_review(rev: dict[str, Any], console: Console) -> None:
         t.add_row(*[f"${r[c] / 1e6:,.2f}M" if c in money else f"{r[c]:,}" if isinstance(r[c], int) else str(r[c])
                     for c, _ in cols])
     console.print(t)
-    for r in rev["regions"]:
-        if r["accounts_excluded"]:
-            console.print(
-                f"{r['region']}: {r['accounts_excluded']} of {r['accounts_assigned']} assigned accounts are excluded "
-                f"— {r['accounts_available']} available against {r['planned_accounts']:.0f} planned "
-                f"({r['accounts_available'] / r['planned_accounts']:.1%} of the plan's accounts)."
-            )
+    console.print(f"\n[bold]Plan check[/] for {rev['period']} as known on {rev['plan_checked_at'][:10]}, "
+                  "when the plan was made (plancast plan check):")
+    flagged = {f["entity"] for f in rev["flags"] if f["kind"] == "territory_sizing"}
+    for f in rev["flags"]:
+        console.print(f"  {f['severity']:>6} {f['kind']:<17} {f['message']}", soft_wrap=True)
+        if f["kind"] == "territory_sizing":
+            ev = f["evidence"]
+            console.print(f"         evidence: effective_accounts={ev['effective_accounts']:g} "
+                          f"planned_accounts={ev['planned_accounts']:g} capacity_ratio={ev['capacity_ratio']:.4f}")
+    clean = [r["region"] for r in rev["regions"] if r["territory"] not in flagged]
+    if clean:
+        console.print(f"  no sizing flag: {', '.join(clean)}")
     console.print(f"{rev['plan_versions']} plan versions recorded; nothing is overwritten "
                   "(see: plancast plan versions).")

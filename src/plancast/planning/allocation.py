@@ -175,16 +175,30 @@ class Allocation:
         if neg.any():
             node = amt.index[np.flatnonzero(neg.to_numpy())[0]]
             raise ConservationError(f"{self._name(node)} has a negative amount {format_cents(int(amt.loc[node]))}")
-        below = (amt.index != self.root) & self.parent.notna().to_numpy()
-        sums = amt[below].groupby(self.parent[below].to_numpy(), sort=False).sum()
-        have = amt.loc[sums.index].to_numpy()
-        bad = np.flatnonzero(have != sums.to_numpy())
-        if len(bad):
-            node = sums.index[bad[0]]
-            raise ConservationError(
-                f"children of {self._name(node)} sum to {format_cents(int(sums.iloc[bad[0]]))}, "
-                f"not its {format_cents(int(have[bad[0]]))}"
-            )
+        n = len(amt)
+        codes, _ = pd.factorize(
+            pd.concat([pd.Series(amt.index.array), pd.Series(self.parent.array)], ignore_index=True)
+        )
+        codes = np.asarray(codes, dtype=np.int64)
+        root_pos = int(np.flatnonzero(amt.index == self.root)[0])
+        pc = codes[n:]
+        below = (pc >= 0) & (pc < n)
+        below[root_pos] = False
+        kids = np.flatnonzero(below)
+        ps = pc[kids]
+        order = np.argsort(ps, kind="stable")
+        ps, kid_amounts = ps[order], amt.to_numpy()[kids[order]]
+        if len(ps):
+            starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+            sums = np.add.reduceat(kid_amounts, starts)
+            have = amt.to_numpy()[ps[starts]]
+            bad = np.flatnonzero(have != sums)
+            if len(bad):
+                node = amt.index[ps[starts[bad[0]]]]
+                raise ConservationError(
+                    f"children of {self._name(node)} sum to {format_cents(int(sums[bad[0]]))}, "
+                    f"not its {format_cents(int(have[bad[0]]))}"
+                )
         if len(self.pins):
             got = amt.loc[self.pins.index].to_numpy()
             off = np.flatnonzero(got != self.pins.to_numpy())
@@ -561,13 +575,20 @@ def allocate(
         n_pos = np.add.reduceat(pos_w.astype(np.int64), starts)
         npos_safe = np.maximum(n_pos, 1)
         base, extra = np.divmod(leftover, npos_safe)
-        # rank within each sibling set: larger fraction first, then larger weight, then smaller id
-        neg_frac, neg_w = -frac, -wf
-        sorted_ = np.lexsort((neg_w, neg_frac, g))
-        sf, sw, sg = neg_frac[sorted_], neg_w[sorted_], g[sorted_]
-        tie = (sg[1:] == sg[:-1]) & (sf[1:] == sf[:-1]) & (sw[1:] == sw[:-1]) & (sf[1:] < 1.0)
-        if tie.any():
-            sorted_ = np.lexsort((_sort_rank(sub_ids.take(c)), neg_w, neg_frac, g))
+        # rank within each sibling set: larger fraction first, then larger weight, then smaller id.
+        # Fractions are compared on a grid a little coarser than their float error (about
+        # 1e-6 of a cent, more for very large amounts), so fractions that are equal in exact
+        # arithmetic tie, and the weight then decides. Rounding to the grid keeps bigger
+        # weights first. One float key orders by sibling set, then by fraction.
+        step = 2.0**-20 + R.astype(np.float64) * 2.0**-44
+        key = g * 4.0 + (1.0 - np.round(frac / step[g]) * step[g])
+        sorted_ = np.argsort(key, kind="stable")
+        sk = key[sorted_]
+        if ((sk[1:] == sk[:-1]) & (frac[sorted_][1:] >= 0)).any():
+            sorted_ = np.lexsort((-wf, key))
+            sk, sw = key[sorted_], wf[sorted_]
+            if ((sk[1:] == sk[:-1]) & (sw[1:] == sw[:-1]) & (frac[sorted_][1:] >= 0)).any():
+                sorted_ = np.lexsort((_sort_rank(sub_ids.take(c)), -wf, key))
         rank = np.empty(len(c), dtype=np.int64)
         rank[sorted_] = np.arange(len(c), dtype=np.int64)
         rank -= starts[g]

@@ -465,12 +465,24 @@ class _Field:
         assert self._starts is not None
         return self._order, self._starts
 
-    def codes_for(self, values: Iterable[str]) -> np.ndarray:
-        """Codes of the rule values present among the accounts (absent values are dropped)."""
-        idx = pd.Index(list(values), dtype=object)
-        norm = _normalise_text(idx, self.casefold) if self.casefold else pd.Index([v.strip() for v in idx], dtype=object)
-        found = self.categories.get_indexer(norm)
-        return np.unique(found[found >= 0])
+    def codes_for(self, value_sets: Sequence[Iterable[str] | None]) -> list[np.ndarray | None]:
+        """For each rule's values, the codes present among the accounts (absent values are dropped).
+
+        All rules' values are normalised in one call, the same way as the accounts' values.
+        """
+        lists = [None if v is None else list(v) for v in value_sets]
+        flat = [x for v in lists if v is not None for x in v]
+        found = self.categories.get_indexer(_normalise_text(pd.Index(flat, dtype=object), self.casefold))
+        out: list[np.ndarray | None] = []
+        at = 0
+        for v in lists:
+            if v is None:
+                out.append(None)
+                continue
+            codes = found[at:at + len(v)]
+            at += len(v)
+            out.append(np.unique(codes[codes >= 0]))
+        return out
 
 
 def _encode_text(column: pd.Series) -> _Field:
@@ -595,16 +607,15 @@ class _Prepared:
 def _prepare(rules: Sequence[Rule], encoded: dict[str, _Field]) -> _Prepared:
     tids = [r.territory_id.strip() for r in rules]
     terr_ids, terr = np.unique(np.array(tids, dtype=object), return_inverse=True)
-    values: list[dict[str, np.ndarray]] = []
+    values: list[dict[str, np.ndarray]] = [{} for _ in rules]
     dead = np.zeros(len(rules), dtype=bool)
-    for i, r in enumerate(rules):
-        v: dict[str, np.ndarray] = {}
-        for f in SET_FIELDS:
-            given = getattr(r, f)
-            if given is not None:
-                v[f] = encoded[f].codes_for(given)
-                dead[i] |= len(v[f]) == 0
-        values.append(v)
+    for f in SET_FIELDS:
+        if f not in encoded:
+            continue
+        for i, codes in enumerate(encoded[f].codes_for([getattr(r, f) for r in rules])):
+            if codes is not None:
+                values[i][f] = codes
+                dead[i] |= len(codes) == 0
     lo = np.array([-np.inf if r.min_employees is None else r.min_employees for r in rules], dtype=float)
     hi = np.array([np.inf if r.max_employees is None else r.max_employees for r in rules], dtype=float)
     return _Prepared(
@@ -703,11 +714,13 @@ def _lists(owner: np.ndarray, terr: np.ndarray, n_terr: int, terr_ids: np.ndarra
     key = np.unique(owner.astype(np.int64) * n_terr + terr)
     own = key // n_terr
     names = terr_ids[key % n_terr]
-    cut = np.flatnonzero(np.diff(own)) + 1
-    owners = own[np.concatenate([[0], cut])]
-    if len(owners) == len(own):  # one territory each: no split needed
-        return owners, [[x] for x in names.tolist()]
-    return owners, [a.tolist() for a in np.split(names, cut)]
+    first = np.flatnonzero(np.diff(own, prepend=-1))
+    owners = own[first]
+    flat = names.tolist()
+    if len(owners) == len(own):  # one territory each
+        return owners, [[x] for x in flat]
+    ends = np.append(first[1:], len(own)).tolist()
+    return owners, [flat[a:b] for a, b in zip(first.tolist(), ends)]
 
 
 def _empty_result(name_col: bool) -> AssignmentResult:

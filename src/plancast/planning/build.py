@@ -83,6 +83,22 @@ def _cents(x: pd.Series | np.ndarray) -> np.ndarray:
     return np.rint(np.nan_to_num(np.asarray(x, dtype=np.float64)) * 100).astype(np.int64)
 
 
+def round_within_groups(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Round dollar ``values`` to cents so each group's cents equal its rounded total.
+
+    Largest remainder: every member gets the floor of its cents, and the cents
+    left over go to the members with the largest fractional parts (ties: first
+    member). Vectorised with a group-wise rank."""
+    raw = np.nan_to_num(np.asarray(values, dtype=np.float64)) * 100
+    floor = np.floor(raw)
+    frac = raw - floor
+    df = pd.DataFrame({"g": groups, "floor": floor, "frac": frac, "raw": raw})
+    target = np.rint(df.groupby("g")["raw"].transform("sum").to_numpy())
+    left = target - df.groupby("g")["floor"].transform("sum").to_numpy()
+    rank = df.groupby("g")["frac"].rank(method="first", ascending=False).to_numpy()
+    return (floor + (rank <= left)).astype(np.int64)
+
+
 def derive_quotas(cap: CapacityResult, period: str, start: date, end: date,
                   currency: str = "USD") -> pd.DataFrame:
     """Quota records for reps, territories, regions and the company, exact to the cent.
@@ -92,12 +108,15 @@ def derive_quotas(cap: CapacityResult, period: str, start: date, end: date,
     has no reps; regions and the company add those up, so every level sums."""
     t = cap.territories.copy()
     r = cap.reps.copy()
-    r_c = _cents(r["quota_raw"])
-    rep_sum = pd.Series(r_c, index=r.index).groupby(r["territory_id"]).sum()
-    has_reps = t["territory_id"].isin(r["territory_id"])
-    open_c = _cents(t["quota_open"])
-    own_c = _cents(t["quota_covered"])
-    t_c = np.where(has_reps, rep_sum.reindex(t["territory_id"]).fillna(0).to_numpy(dtype=np.int64) + open_c, own_c)
+    has_reps = t["territory_id"].isin(r["territory_id"]).to_numpy()
+    # a territory's quota is its exact total rounded once; its reps and its open
+    # seat share those cents by largest remainder
+    members = np.concatenate([r["quota_raw"].to_numpy(dtype=np.float64),
+                              np.where(has_reps, t["quota_open"], t["quota_covered"]).astype(np.float64)])
+    group = np.concatenate([r["territory_id"].astype(str).to_numpy(), t["territory_id"].astype(str).to_numpy()])
+    cents = round_within_groups(members, group)
+    r_c = cents[: len(r)]
+    t_c = pd.Series(cents, index=group).groupby(level=0).sum().reindex(t["territory_id"].astype(str)).to_numpy()
     t["quota_cents"] = t_c
     region = t.groupby(t["region_id"].fillna("(no region)"))["quota_cents"].sum()
     frames = [
