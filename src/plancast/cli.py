@@ -89,7 +89,8 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
 def render_frame(df: pd.DataFrame, title: str | None = None, *, money: tuple[str, ...] = ()) -> None:
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in df.columns:
-        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left")
+        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left",
+                     overflow="fold" if c == df.columns[-1] else "ellipsis")
     for row in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, row, strict=True):
@@ -308,6 +309,212 @@ def plan_check(
     colour = {"high": "red", "medium": "yellow", "low": "cyan"}
     for f in flags:
         out.print(f"[{colour[f['severity']]}]{f['severity']:>6}[/] {f['kind']:<24} {f['message']}", soft_wrap=True)
+
+
+change_app = typer.Typer(help="Mid-year changes, each a new effective-dated plan version.", no_args_is_help=True)
+plan_app.add_typer(change_app, name="change")
+DateArg = Annotated[datetime, typer.Option("--on", formats=["%Y-%m-%d"], help="The day the change takes effect.")]
+ReasonOpt = Annotated[str | None, typer.Option(help="Why (required; kept with the plan version).")]
+AuthorOpt = Annotated[str | None, typer.Option(help="Who (default: $PLANCAST_AUTHOR or $USER).")]
+
+
+def _say_written(res: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    ver = f"plan version {', '.join(map(str, res.version_ids))}" if res.version_ids else "nothing changed"
+    out.print(f"{ver}: {res.inserted} record(s) written, {res.superseded} superseded"
+              + (f" ({res.restated} restated)" if res.restated else ""))
+    for n in res.notes:
+        out.print(f"  {n}")
+
+
+@change_app.command("depart")
+def change_depart(
+    rep: Annotated[str, typer.Argument(help="Rep id.")], on: DateArg,
+    to: Annotated[str | None, typer.Option(help="Rep who takes over the share (default: the seat stays open).")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main", reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A rep leaves: assignments end on the day; the share goes to --to or stays open."""
+    from .planning.changes import depart
+
+    _say_written(depart(_store(), rep, on.date(), to_rep=to, plan_id=plan, reason=reason, author=author), as_json)
+
+
+@change_app.command("hire")
+def change_hire(
+    rep: Annotated[str, typer.Argument(help="Rep id.")], on: DateArg,
+    territory: Annotated[str, typer.Option(help="Territory the rep covers.")],
+    share: Annotated[float, typer.Option(help="Share of the territory.")] = 1.0,
+    ramp_months: Annotated[int | None, typer.Option(help="Months to full productivity.")] = None,
+    name: Annotated[str | None, typer.Option(help="Name.")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main", reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A new rep starts, ramping."""
+    from .planning.changes import hire
+
+    _say_written(hire(_store(), rep, territory, on.date(), share=share, ramp_months=ramp_months, name=name,
+                      plan_id=plan, reason=reason, author=author), as_json)
+
+
+@change_app.command("move")
+def change_move(
+    accounts: Annotated[list[str], typer.Argument(help="Account ids.")], on: DateArg,
+    to: Annotated[str, typer.Option(help="Territory the accounts move to.")],
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main", reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Accounts move to another territory from a day."""
+    from .planning.changes import move_accounts
+
+    _say_written(move_accounts(_store(), accounts, to, on.date(), plan_id=plan, reason=reason, author=author),
+                 as_json)
+
+
+@change_app.command("quota")
+def change_quota(
+    entity: Annotated[str, typer.Argument(help="Rep id (or territory/region id with --entity-type).")],
+    period: PeriodOpt, amount: Annotated[float, typer.Option(help="The quota amount.")],
+    entity_type: Annotated[str, typer.Option(help="rep, territory, region, segment or company.")] = "rep",
+    on: Annotated[datetime | None, typer.Option("--on", formats=["%Y-%m-%d"],
+                                                help="From this day (default: the whole period).")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main", reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Override a quota (the derived amount is kept beside it)."""
+    from .planning.changes import adjust_quota
+
+    _say_written(adjust_quota(_store(), entity, period, amount, entity_type=entity_type,
+                              on=on.date() if on else None, plan_id=plan, reason=reason, author=author), as_json)
+
+
+@change_app.command("assumption")
+def change_assumption(
+    territory: Annotated[str, typer.Argument(help="Territory id.")], on: DateArg,
+    set_: Annotated[list[str], typer.Option("--set", help="field=value, e.g. --set win_rate=0.18 (repeatable).")],
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main", reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change planning assumptions of a territory from a day."""
+    from .planning.changes import change_assumptions
+
+    changes = {}
+    for item in set_:
+        field, sep, value = item.partition("=")
+        try:
+            changes[field.strip()] = float(value)
+        except ValueError:
+            raise BadInput(f"--set {item!r} is not field=number", hint="e.g. --set win_rate=0.18") from None
+        if not sep:
+            raise BadInput(f"--set {item!r} is not field=number", hint="e.g. --set win_rate=0.18")
+    _say_written(change_assumptions(_store(), territory, on.date(), changes, plan_id=plan, reason=reason,
+                                    author=author), as_json)
+
+
+@change_app.command("exclude")
+def change_exclude(
+    accounts: Annotated[list[str], typer.Argument(help="Account ids.")],
+    why: Annotated[str, typer.Option("--why", help="The exclusion's own reason, e.g. 'declined outreach'.")],
+    valid_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day excluded.")],
+    valid_to: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
+                                                      help="First day available again (default: open-ended).")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main", reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Exclude accounts for a stretch of time."""
+    from .planning.changes import add_exclusion
+
+    _say_written(add_exclusion(_store(), accounts, why, valid_from.date(), valid_to.date() if valid_to else None,
+                               plan_id=plan, reason=reason, author=author), as_json)
+
+
+@plan_app.command("diff")
+def plan_diff(
+    a: Annotated[str, typer.Argument(help="A plan version id or a date/time.")],
+    b: Annotated[str, typer.Argument(help="A later plan version id or date/time.")],
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    as_json: JsonOpt = False,
+) -> None:
+    """What changed between two plan versions: accounts moved, quota and assumption changes."""
+    from .planning.history import diff
+
+    d = diff(_store(), a, b, plan_id=plan)
+    if as_json:
+        emit_json({
+            "a": a, "b": b, "known_at_a": d["known_at_a"], "known_at_b": d["known_at_b"],
+            "accounts_moved": frame_records(d["accounts_moved"]),
+            "quota_changes": frame_records(d["quota_changes"]),
+            "assumption_changes": frame_records(d["assumption_changes"]),
+            "records": {k: {"added": len(v["added"]), "removed": len(v["removed"])} for k, v in d["changes"].items()},
+        })
+        return
+    out.print(f"plan as known after {a} ({d['known_at_a']:%Y-%m-%d %H:%M}) → after {b} "
+              f"({d['known_at_b']:%Y-%m-%d %H:%M})")
+    for title, key in (("accounts moved", "accounts_moved"), ("quota changes", "quota_changes"),
+                       ("assumption changes", "assumption_changes")):
+        df = d[key]
+        if len(df):
+            render_frame(df, title=f"{title} ({len(df)})")
+        else:
+            out.print(f"{title}: none")
+
+
+@plan_app.command("history")
+def plan_history(
+    entity: Annotated[str, typer.Argument(help="A territory, rep or account id.")],
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    as_json: JsonOpt = False,
+) -> None:
+    """Every plan record naming a territory, rep or account, with who, why and when."""
+    from .planning.history import history
+
+    h = history(_store(), entity, plan_id=plan)
+    if as_json:
+        emit_json({"entity": entity, "records": frame_records(h)})
+        return
+    render_frame(h[["recorded_at", "version_id", "kind", "valid_from", "valid_to", "superseded_at", "reason",
+                    "record"]], title=f"history of {entity}")
+
+
+@plan_app.command("show")
+def plan_show(
+    period: PeriodOpt,
+    level: Annotated[str, typer.Option(help="rep, territory, region or company.")] = "territory",
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    known_at: KnownAtOpt = None,
+    weights: Annotated[str | None, typer.Option(help="Quarter seasonality weights for carried quota, e.g. 20,20,20,40.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Quotas of a period with their capacity; at rep level, the quota each rep carries where."""
+    from .planning.build import period_bounds
+    from .planning.quota import carried_quota
+
+    store = _store()
+    start, end = period_bounds(store, period)
+    q = store.plan_records("quotas", plan_id=plan, during=(start, end), known_at=known_at)
+    q = q[(q["period"] == period) & (q["entity_type"] == level)]
+    if level == "rep":
+        w = [float(x) for x in weights.split(",")] if weights else None
+        carried = carried_quota(q, store.plan_records("rep_assignments", plan_id=plan, during=(start, end),
+                                                      known_at=known_at), store.read_table("rep"), start, end,
+                                quarter_weights=w)
+        if as_json:
+            emit_json({"period": period, "level": level, "quotas": frame_records(q), "carried": frame_records(carried)})
+            return
+        render_frame(carried, title=f"rep quota carried in {period}", money=("amount", "carried"))
+        return
+    cap = store.plan_records("territory_capacity", plan_id=plan, during=(start, end), known_at=known_at)
+    cap = cap[cap["period"] == period]
+    if as_json:
+        emit_json({"period": period, "level": level, "quotas": frame_records(q), "capacity": frame_records(cap)})
+        return
+    view = q[["entity_id", "amount", "basis", "derived_amount", "valid_from", "valid_to", "version_id"]]
+    if level == "territory" and len(cap):
+        view = view.merge(cap[["territory_id", "effective_accounts", "planned_accounts", "capacity"]]
+                          .rename(columns={"territory_id": "entity_id"}), on="entity_id", how="left")
+    render_frame(view, title=f"{level} quotas {period}", money=("amount", "derived_amount", "capacity"))
 
 
 @plan_app.command("versions")

@@ -352,6 +352,9 @@ def _structure(nodes: Any, weight_col: str):
         while j != start:
             ring.append(j)
             j = int(par[j])
+        first = ring.index(min(ring))  # name the cycle from its first row in the frame
+        ring = ring[first:] + ring[:first]
+        start = ring[0]
         shown = [names.q(k) for k in ring[:6]]
         path = " → ".join(shown + (["…"] if len(ring) > 6 else []) + [names.q(start)])
         raise BadInput(

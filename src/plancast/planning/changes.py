@@ -159,14 +159,15 @@ def change_assumptions(store: Store, territory_id: str, on: date, changes: Mappi
     if not len(cur):
         raise NotFound(f"no planning assumptions for {territory_id!r} in force on {on}",
                        hint="import planning assumptions for it first (plancast import planning-assumptions FILE)")
-    row = cur.iloc[[0]][[c for c in KINDS["planning_assumptions"].column_names if c in cur]].copy()
+    # the values in force, not their bookkeeping: this change is known now, not when they were
+    keep = [c for c in KINDS["planning_assumptions"].column_names if c in cur and c != "recorded_at"]
+    row = cur.iloc[[0]][keep].copy()
     for k, v in changes.items():
         row[k] = float(v)
     row["valid_from"] = pd.Timestamp(on)
     from ..ingest import check_frame
 
-    problems = check_frame(KINDS["planning_assumptions"], row.drop(columns=["recorded_at"], errors="ignore"),
-                           source="plan change")
+    problems = check_frame(KINDS["planning_assumptions"], row, source="plan change")
     if problems:
         raise BadInput("the changed assumptions are not valid", problems)
     return store.write("planning_assumptions", row, source="plancast plan change assumption", plan_id=plan_id,

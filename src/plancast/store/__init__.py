@@ -413,7 +413,8 @@ class Store:
                 sub = self.write_in(conn, KINDS[other], oframe, plan_id=plan_id, source=source, reason=reason,
                                     author=author, recorded_at=recorded_at or now)
                 res.version_ids += sub.version_ids
-                res.notes.append(f"{other.replace('_', ' ')}: {sub.inserted} written, {sub.unchanged} unchanged")
+                res.notes.append(f"{other.replace('_', ' ')}: {sub.inserted} new, {sub.updated} changed, "
+                                 f"{sub.unchanged} unchanged")
             log = self.table("import_log")
             conn.execute(
                 log.insert().values(
@@ -559,6 +560,9 @@ class Store:
         carry = [c.name for c in t.columns if c.name not in (*key, *values, *_BOOKKEEPING)]
         versions = {} if versions is None else versions
         frame = frame.copy()
+        for c in values:
+            if c not in frame:
+                frame[c] = None
         if "recorded_at" not in frame:
             frame["recorded_at"] = pd.NaT
         frame["recorded_at"] = pd.to_datetime(frame["recorded_at"]).fillna(pd.Timestamp(recorded_at))
