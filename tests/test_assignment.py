@@ -157,6 +157,10 @@ def test_unassigned_accounts_are_listed_with_their_names() -> None:
     assert list(r.unassigned.columns) == ["account_id"]
     r = assign(BOOK, [])
     assert len(r.unassigned) == len(BOOK) and r.assignment.empty
+    r = assign(BOOK.drop(columns=["parent_account_id"]), [WEST])  # no families at all
+    assert got(r) == {"A01": "T-WEST", "A02": "T-WEST", "A07": "T-WEST"}
+    r = assign(BOOK.iloc[:0], [WEST])
+    assert r.assignment.empty and r.unassigned.empty and r.conflicts.empty and r.overridden.empty
 
 
 FAMILY = frame(

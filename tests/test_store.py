@@ -148,3 +148,13 @@ def test_bad_db_argument_says_what_to_give():
         Store("mysql://x@y/z")
     with pytest.raises(StoreError, match="folder '/nonexistent/dir' does not exist"):
         Store("/nonexistent/dir/p.duckdb")
+
+
+def test_frames_built_by_concat_load_intact(store):
+    """pandas string columns from concat arrive in several Arrow chunks; the bulk load must not mangle them."""
+    a = _accounts(3)
+    b = _accounts(5).iloc[3:]
+    both = pd.concat([a, b]).astype({"name": "str", "account_id": "str"})
+    store.write("accounts", both, source="concat")
+    got = store.read_table("account")
+    assert got["name"].tolist() == [f"Acct {i}" for i in range(5)]

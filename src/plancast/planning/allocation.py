@@ -54,6 +54,8 @@ __all__ = ["Allocation", "ConservationError", "allocate", "format_cents", "to_ce
 #: the largest amount handled exactly, in cents (float64 holds every integer up to it)
 MAX_CENTS = 2**53
 _EPS = 2.0**-52
+_TIE = 2.0**-32  # fractional parts of a cent closer than this count as equal
+_SPLIT = 134217729.0  # 2**27 + 1, Dekker's splitter
 _SHOW = 5  # how many names a message lists before "and N more"
 
 
@@ -262,6 +264,18 @@ def _sort_rank(values: pd.Index) -> np.ndarray:
     rank = np.empty(len(values), dtype=np.int64)
     rank[order] = np.arange(len(values), dtype=np.int64)
     return rank
+
+
+def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a*b`` as a float and its exact rounding error (Dekker), element-wise."""
+    p = a * b
+    t = _SPLIT * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = _SPLIT * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    return p, ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
 
 
 def _group_sum_clipped(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -558,40 +572,44 @@ def allocate(
                 f"so {left} {format_cents(int(R[k]))}{tail} cannot be split",
                 hint=f"Give at least one child of '{sub_ids[q]}' a positive weight, or pin its children.",
             )
-        # shares: w / Σw (scaled by the set's largest weight so sums never overflow)
-        scale = np.where(wmax > 0, wmax, 1.0)
-        wn = wf / scale[g]
+        # Shares w / Σw. Weights are scaled by a power of two (exact) so sums never overflow.
+        _, ex = np.frexp(np.where(wmax > 0, wmax, 1.0))
+        wn = np.ldexp(wf, -ex[g])
         W = np.add.reduceat(wn, starts)
+        Wg = np.where(W > 0, W, 1.0)[g]
+        Rg = R.astype(np.float64)[g]
         size = np.diff(np.append(starts, len(c)))
-        # shrink by a few ulps per sibling so Σ floor(share·R) can never exceed R
+        # floors of R·w/Σw, each shrunk by a few ulps per sibling so that they can never
+        # add up to more than R; the cents left over are handed out below
         shrink = 1.0 - (size + 8) * _EPS
-        share = wn / np.where(W > 0, W, 1.0)[g]
-        q = share * (R.astype(np.float64) * shrink)[g]
-        f = np.floor(q).astype(np.int64)
-        frac = q - f
-        pos_w = wf > 0  # only positive-weight unpinned children take leftover cents
-        f = np.where(pos_w, f, 0)
-        frac = np.where(pos_w, frac, -1.0)
+        q = (Rg * wn) / Wg * shrink[g]
+        pos_w = wf > 0  # only positive-weight unpinned children share the remainder
+        f = np.where(pos_w, np.floor(q), 0.0)
+        # the fractional parts, from error-free products: (R·w − floor·Σw) / Σw
+        p1, e1 = _two_prod(Rg, wn)
+        p2, e2 = _two_prod(f, Wg)
+        frac = np.where(pos_w, ((p1 - p2) + (e1 - e2)) / Wg, -1.0)
+        f = f.astype(np.int64)
         leftover = R - np.add.reduceat(f, starts)
         if (leftover < 0).any():  # pragma: no cover - excluded by the shrink above
             raise ConservationError(f"floors overshoot under {sn(int(gp[np.flatnonzero(leftover < 0)[0]]))}")
         n_pos = np.add.reduceat(pos_w.astype(np.int64), starts)
-        npos_safe = np.maximum(n_pos, 1)
-        base, extra = np.divmod(leftover, npos_safe)
-        # rank within each sibling set: larger fraction first, then larger weight, then smaller id.
-        # Fractions are compared on a grid a little coarser than their float error (about
-        # 1e-6 of a cent, more for very large amounts), so fractions that are equal in exact
-        # arithmetic tie, and the weight then decides. Rounding to the grid keeps bigger
-        # weights first. One float key orders by sibling set, then by fraction.
-        step = 2.0**-20 + R.astype(np.float64) * 2.0**-44
-        key = g * 4.0 + (1.0 - np.round(frac / step[g]) * step[g])
+        base, extra = np.divmod(leftover, np.maximum(n_pos, 1))
+        # Rank within each sibling set: larger fraction first, then larger weight, then
+        # smaller id. Fractions closer than _TIE (well above their float error) tie, so
+        # fractions equal in exact arithmetic tie too and the weight decides; bigger weights
+        # stay first either way. One float key sorts by sibling set, then by fraction.
+        key = g * 4.0 + (2.0 - frac)
         sorted_ = np.argsort(key, kind="stable")
-        sk = key[sorted_]
-        if ((sk[1:] == sk[:-1]) & (frac[sorted_][1:] >= 0)).any():
-            sorted_ = np.lexsort((-wf, key))
-            sk, sw = key[sorted_], wf[sorted_]
-            if ((sk[1:] == sk[:-1]) & (sw[1:] == sw[:-1]) & (frac[sorted_][1:] >= 0)).any():
-                sorted_ = np.lexsort((_sort_rank(sub_ids.take(c)), -wf, key))
+        sf, sg = frac[sorted_], g[sorted_]
+        near = (sg[1:] == sg[:-1]) & (np.abs(sf[:-1] - sf[1:]) <= _TIE) & (sf[1:] >= 0)
+        if near.any():
+            cluster = np.empty(len(c), dtype=np.int64)
+            cluster[sorted_] = np.cumsum(np.r_[True, ~near])
+            sorted_ = np.lexsort((-wf, cluster))
+            sc, sw = cluster[sorted_], wf[sorted_]
+            if ((sc[1:] == sc[:-1]) & (sw[1:] == sw[:-1]) & (frac[sorted_][1:] >= 0)).any():
+                sorted_ = np.lexsort((_sort_rank(sub_ids.take(c)), -wf, cluster))
         rank = np.empty(len(c), dtype=np.int64)
         rank[sorted_] = np.arange(len(c), dtype=np.int64)
         rank -= starts[g]

@@ -90,6 +90,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import BadInput, Problem
 
@@ -416,31 +418,48 @@ def _check_value(key: str, value: Any) -> str | None:
 # -- encoding ----------------------------------------------------------------------
 
 
-def _normalise_text(values: pd.Index, casefold: bool) -> pd.Index:
-    """NFKC, trim, collapse inner whitespace (and case-fold); blank becomes missing."""
+#: pandas' "str" dtype (Arrow storage): what ids are trimmed, hashed and returned as
+try:
+    _STR = pd.StringDtype("pyarrow", na_value=np.nan)
+except TypeError:  # pragma: no cover - pandas < 2.3
+    _STR = pd.StringDtype("pyarrow")
+
+
+def _normalise_text(values: pd.Index) -> pd.Index:
+    """NFKC, trim, collapse inner whitespace, case-fold; blank becomes missing.
+
+    Applied to the *distinct* values of an accounts column and to the rules' values.
+    """
     s = pd.Series(values.astype(str), dtype=object)
-    if casefold:
-        s = s.str.normalize("NFKC").str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
-    else:
-        s = s.str.strip()
+    s = s.str.normalize("NFKC").str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
     return pd.Index(s.where(s != "", None), dtype=object)
+
+
+def _as_str(column: pd.Series) -> pd.Series:
+    """The column as Arrow-backed text (no copy when it already is)."""
+    return column if column.dtype == _STR else column.astype(_STR)
+
+
+def _ids(column: pd.Series) -> pd.Series:
+    """Ids as Arrow-backed text, trimmed (case kept); blank becomes missing."""
+    s = _as_str(column).str.strip()
+    return s.where(s != "")
 
 
 @dataclass
 class _Field:
-    """One accounts column as integer codes (``-1`` = missing) over normalised categories."""
+    """One accounts column as integer codes (``-1`` = missing) over normalised categories.
+
+    For the named-account field the codes are the account positions themselves.
+    """
 
     codes: np.ndarray
-    categories: pd.Index
-    casefold: bool
-    identity: bool = False  # codes are 0..n-1 (the accounts field)
+    n: int
+    categories: pd.Index | None = None
+    identity: bool = False
     _order: np.ndarray | None = field(default=None, repr=False)
     _counts: np.ndarray | None = field(default=None, repr=False)
     _starts: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def n(self) -> int:
-        return len(self.categories)
 
     @property
     def counts(self) -> np.ndarray:
@@ -470,71 +489,89 @@ class _Field:
 
         All rules' values are normalised in one call, the same way as the accounts' values.
         """
+        assert self.categories is not None
         lists = [None if v is None else list(v) for v in value_sets]
         flat = [x for v in lists if v is not None for x in v]
-        found = self.categories.get_indexer(_normalise_text(pd.Index(flat, dtype=object), self.casefold))
-        out: list[np.ndarray | None] = []
-        at = 0
-        for v in lists:
-            if v is None:
-                out.append(None)
-                continue
-            codes = found[at:at + len(v)]
-            at += len(v)
-            out.append(np.unique(codes[codes >= 0]))
-        return out
+        return _split(self.categories.get_indexer(_normalise_text(pd.Index(flat, dtype=object))), lists)
+
+
+def _split(found: np.ndarray, lists: list[list[str] | None]) -> list[np.ndarray | None]:
+    """Cut the codes of the flattened values back into one sorted, distinct array per rule."""
+    out: list[np.ndarray | None] = []
+    at = 0
+    for v in lists:
+        if v is None:
+            out.append(None)
+            continue
+        codes = found[at:at + len(v)]
+        at += len(v)
+        out.append(np.unique(codes[codes >= 0]))
+    return out
 
 
 def _encode_text(column: pd.Series) -> _Field:
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    norm = _normalise_text(pd.Index(uniques, dtype=object), casefold=True)
-    ncodes, cats = pd.factorize(norm, use_na_sentinel=True)
+    """Codes over the normalised distinct values; only those distinct values are normalised."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        uniques = pd.Index(column.cat.categories, dtype=object)
+    else:
+        enc = pc.dictionary_encode(pa.array(_as_str(column).array))
+        codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+        uniques = pd.Index(enc.dictionary.to_pylist(), dtype=object)
+    ncodes, cats = pd.factorize(_normalise_text(uniques), use_na_sentinel=True)
     remap = np.append(ncodes, -1).astype(np.int32)  # index -1 (missing) → -1
-    return _Field(remap[codes], pd.Index(cats, dtype=object), casefold=True)
+    return _Field(remap[codes], len(cats), categories=pd.Index(cats, dtype=object))
 
 
-def _account_ids(accounts: pd.DataFrame) -> pd.Index:
+def _resolve_ids(accounts: pd.DataFrame, named: list[str]) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Trimmed account ids; the position of each account's parent (-1: none); the positions of ``named``.
+
+    Uniqueness, parent look-ups and named-account look-ups share one hash pass:
+    the ids, the parent ids and the named ids are dictionary-encoded together;
+    the dictionary is in order of first appearance, so when the ids are unique
+    the code of each id is its own position, and a parent or named id whose
+    code is below the number of accounts is that account.
+    """
     if "account_id" not in accounts.columns:
         raise BadInput("the accounts have no 'account_id' column",
                        hint="pass the accounts frame (the 'accounts' kind) with its account_id column")
-    raw = accounts["account_id"]
-    ids = pd.Index(_normalise_text(pd.Index(raw.to_numpy(dtype=object), dtype=object), casefold=False), dtype=object)
-    missing = raw.isna().to_numpy() | ids.isna()
-    if missing.any():
-        n = int(missing.sum())
-        raise BadInput(f"{n} account(s) have a blank account_id (first at position {int(np.argmax(missing))})",
+    ids = _ids(accounts["account_id"]).reset_index(drop=True)
+    n = len(ids)
+    blank = ids.isna().to_numpy()
+    if blank.any():
+        raise BadInput(f"{int(blank.sum())} account(s) have a blank account_id (first at position {int(np.argmax(blank))})",
                        hint="every account needs a unique id; drop or fill those rows")
-    if not ids.is_unique:
-        dup = ids[ids.duplicated()].unique()
+    if "parent_account_id" in accounts.columns:
+        parents = _ids(accounts["parent_account_id"]).reset_index(drop=True)
+        has_parent = parents.notna().to_numpy()
+    else:
+        parents = pd.Series([], dtype=_STR)
+        has_parent = np.zeros(n, dtype=bool)
+    probe = pa.chunked_array([pa.array(ids.array), pa.array(parents[has_parent].array if len(parents) else parents.array),
+                              pa.array(_ids(pd.Series(named, dtype=object)).array)], type=pa.large_string())
+    code = pc.dictionary_encode(probe).combine_chunks().indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if not np.array_equal(code[:n], np.arange(n)):
+        dup_mask = pd.Series(code[:n]).duplicated().to_numpy()
+        dup = pd.unique(ids[dup_mask].to_numpy(dtype=object))
         shown = ", ".join(repr(d) for d in dup[:5])
         raise BadInput(f"account_id is not unique: {len(dup)} id(s) appear more than once ({shown})",
                        hint="each account must appear once; remove the duplicates")
-    return ids
-
-
-def _parents(accounts: pd.DataFrame, ids: pd.Index) -> np.ndarray:
-    """Position of each account's parent, -1 when it has none."""
-    n = len(ids)
-    if "parent_account_id" not in accounts.columns:
-        return np.full(n, -1, dtype=np.int64)
-    codes, uniques = pd.factorize(accounts["parent_account_id"], use_na_sentinel=True)
-    norm = _normalise_text(pd.Index(uniques, dtype=object), casefold=False)
-    pos = np.append(ids.get_indexer(norm), -1)  # missing (code -1) → -1
-    blank = np.append(norm.isna(), True)
-    unknown = (pos < 0) & ~blank
+    k = int(has_parent.sum())
+    parent = np.full(n, -1, dtype=np.int64)
+    parent[has_parent] = code[n:n + k]
+    unknown = parent >= n
     if unknown.any():
-        bad_codes = np.flatnonzero(unknown[:-1])
-        rows = np.flatnonzero(np.isin(codes, bad_codes))
-        first = rows[0]
+        first = int(np.argmax(unknown))
         raise BadInput(
-            f"{len(rows)} account(s) name a parent_account_id that is not among the accounts "
-            f"(first: account {ids[first]!r} → parent {norm[codes[first]]!r})",
+            f"{int(unknown.sum())} account(s) name a parent_account_id that is not among the accounts "
+            f"(first: account {ids[first]!r} → parent {parents[first]!r})",
             hint="pass the parent accounts too, or blank parent_account_id where the parent is unknown",
         )
-    return pos[codes].astype(np.int64)
+    found = code[n + k:]
+    return ids, parent, np.where(found < n, found, -1)
 
 
-def _ultimate_parents(parent: np.ndarray, ids: pd.Index) -> np.ndarray:
+def _ultimate_parents(parent: np.ndarray, ids: pd.Series) -> np.ndarray:
     """Ultimate parent of each account (itself when it has no parent), by pointer jumping.
 
     Refuses parent links that form a cycle, naming the accounts on one.
@@ -604,15 +641,19 @@ class _Prepared:
     dead: np.ndarray  # a field's values match no account → the rule matches nothing
 
 
-def _prepare(rules: Sequence[Rule], encoded: dict[str, _Field]) -> _Prepared:
+def _prepare(rules: Sequence[Rule], encoded: dict[str, _Field], named: list[np.ndarray | None]) -> _Prepared:
     tids = [r.territory_id.strip() for r in rules]
     terr_ids, terr = np.unique(np.array(tids, dtype=object), return_inverse=True)
     values: list[dict[str, np.ndarray]] = [{} for _ in rules]
     dead = np.zeros(len(rules), dtype=bool)
     for f in SET_FIELDS:
-        if f not in encoded:
+        if f == "accounts":
+            per_rule = named
+        elif f in encoded:
+            per_rule = encoded[f].codes_for([getattr(r, f) for r in rules])
+        else:
             continue
-        for i, codes in enumerate(encoded[f].codes_for([getattr(r, f) for r in rules])):
+        for i, codes in enumerate(per_rule):
             if codes is not None:
                 values[i][f] = codes
                 dead[i] |= len(codes) == 0
@@ -723,18 +764,8 @@ def _lists(owner: np.ndarray, terr: np.ndarray, n_terr: int, terr_ids: np.ndarra
     return owners, [flat[a:b] for a, b in zip(first.tolist(), ends)]
 
 
-def _empty_result(name_col: bool) -> AssignmentResult:
-    cols = ["account_id", "name"] if name_col else ["account_id"]
-    return AssignmentResult(
-        assignment=pd.DataFrame({
-            "account_id": pd.Series(dtype=object), "territory_id": pd.Series(dtype=object),
-            "rule": pd.Series(dtype=object), "rule_number": pd.Series(dtype=np.int64),
-            "precedence": pd.Series(dtype=np.int64), "inherited_from": pd.Series(dtype=object)}),
-        conflicts=pd.DataFrame({**{c: pd.Series(dtype=object) for c in cols},
-                                "precedence": pd.Series(dtype=np.int64), "territories": pd.Series(dtype=object)}),
-        unassigned=pd.DataFrame({c: pd.Series(dtype=object) for c in cols}),
-        overridden=pd.DataFrame({c: pd.Series(dtype=object) for c in ("account_id", "territory_id", "lost_to", "reason")}),
-    )
+def _text(values: Any) -> pd.Series:
+    return pd.Series(values, dtype=_STR)
 
 
 def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
@@ -743,55 +774,54 @@ def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
     ``accounts`` needs ``account_id`` (unique), plus the columns the rules use
     (``country``, ``state``, ``industry``, ``size_band``, ``employees``);
     ``parent_account_id`` (optional) links account families and ``name``
-    (optional) is carried into the conflict and unassigned lists.
+    (optional) is carried into the conflict and unassigned lists. Id and
+    territory columns of the result are pandas text (``str``, Arrow-backed).
     """
     rules = list(rules)
     for i, r in enumerate(rules, start=1):
         if not isinstance(r, Rule):
             raise BadInput(f"rule {i} is a {type(r).__name__}, not a Rule",
                            hint="build rules with Rule(...) or read them with load_rules(path)")
-    ids = _account_ids(accounts)
-    n = len(ids)
-    needed = sorted({f for r in rules for f in TEXT_FIELDS if getattr(r, f) is not None}
-                    | ({"employees"} if any(r.min_employees is not None or r.max_employees is not None
-                                            for r in rules) else set()))
-    missing = [c for c in needed if c not in accounts.columns]
-    if missing:
-        def uses(r: Rule, c: str) -> bool:
-            if c == "employees":
-                return r.min_employees is not None or r.max_employees is not None
-            return getattr(r, c) is not None
 
+    def uses(r: Rule, c: str) -> bool:
+        if c == "employees":
+            return r.min_employees is not None or r.max_employees is not None
+        return getattr(r, c) is not None
+
+    needed = [c for c in (*TEXT_FIELDS, "employees") if any(uses(r, c) for r in rules)]
+    missing = sorted(c for c in needed if c not in accounts.columns)
+    if missing:
         users = [f"{i}" for i, r in enumerate(rules, start=1) if any(uses(r, c) for c in missing)]
         raise BadInput(f"the rules use {', '.join(repr(c) for c in missing)} but the accounts have no such column "
                        f"(rules {', '.join(users[:10])}{' …' if len(users) > 10 else ''})",
                        hint="add the column to the accounts (see `plancast import accounts`) or drop it from the rules")
-    parent = _parents(accounts, ids)
-    root = _ultimate_parents(parent, ids)
-    has_name = "name" in accounts.columns
-    if not rules or n == 0:
-        result = _empty_result(has_name)
-        if n:
-            cols = {"account_id": ids.to_numpy(dtype=object)}
-            if has_name:
-                cols["name"] = accounts["name"].to_numpy(dtype=object)
-            result.unassigned = pd.DataFrame(cols)
-        return result
 
-    encoded: dict[str, _Field] = {f: _encode_text(accounts[f]) for f in TEXT_FIELDS if f in needed}
-    if any(r.accounts is not None for r in rules):
-        encoded["accounts"] = _Field(np.arange(n, dtype=np.int64), ids, casefold=False, identity=True)
+    named_lists = [None if r.accounts is None else list(r.accounts) for r in rules]
+    named_flat = [x for v in named_lists if v is not None for x in v]
+    ids, parent, named_pos = _resolve_ids(accounts, named_flat)
+    root = _ultimate_parents(parent, ids)
+    n = len(ids)
+    names = _as_str(accounts["name"]).reset_index(drop=True) if "name" in accounts.columns else None
+
+    def listed(pos: np.ndarray) -> dict[str, pd.Series]:
+        out = {"account_id": ids.take(pos).reset_index(drop=True)}
+        if names is not None:
+            out["name"] = names.take(pos).reset_index(drop=True)
+        return out
+
+    encoded = {f: _encode_text(accounts[f].reset_index(drop=True)) for f in TEXT_FIELDS if f in needed}
+    if named_flat:
+        encoded["accounts"] = _Field(np.arange(n, dtype=np.int64), n, identity=True)
     employees = None
     if "employees" in needed:
         employees = pd.to_numeric(accounts["employees"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    prep = _prepare(rules, encoded)
+    prep = _prepare(rules, encoded, _split(named_pos, named_lists))
     m_acct, m_rule = _match(n, prep, encoded, employees)
 
-    # own resolution: top precedence, distinct territories at it, the winning rule
+    # each account on its own matches: top precedence, distinct territories there, the winning rule
     m_prec = prep.prec[m_rule]
     m_terr = prep.terr[m_rule]
-    lowest = np.iinfo(np.int64).min
-    top = np.full(n, lowest, dtype=np.int64)
+    top = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(top, m_acct, m_prec)
     at_top = m_prec == top[m_acct]
     t_acct, t_terr, t_rule = m_acct[at_top], m_terr[at_top], m_rule[at_top]
@@ -803,10 +833,10 @@ def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
     matched = tmax >= 0
     own_conflict = matched & (tmin != tmax)
     own_assigned = matched & ~own_conflict
-    own_rule = np.full(n, len(rules), dtype=np.int64)
+    own_rule = np.full(n, len(rules), dtype=np.int64)  # len(rules): no rule
     np.minimum.at(own_rule, t_acct, t_rule)  # lowest-numbered rule at the top (one territory when assigned)
 
-    # families: a child follows its ultimate parent when that parent is assigned by a rule without split_family
+    # families: a child follows its ultimate parent when a rule without split_family assigned that parent
     split_rule = np.append(prep.split, False)
     inherit = (root != np.arange(n)) & own_assigned[root] & ~split_rule[own_rule[root]]
     src = np.where(inherit, root, np.arange(n))
@@ -815,34 +845,32 @@ def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
     final_rule = own_rule[src]
     final_terr = np.append(prep.terr, -1)[final_rule]
 
-    id_arr = ids.to_numpy(dtype=object)
+    terr_text = _text(prep.terr_ids).array
     a = np.flatnonzero(assigned)
     fr = final_rule[a]
+    inherited_from = ids.take(root[a]).reset_index(drop=True).where(inherit[a])
     assignment = pd.DataFrame({
-        "account_id": id_arr[a],
-        "territory_id": prep.terr_ids[final_terr[a]],
-        "rule": prep.labels[fr],
+        "account_id": ids.take(a).reset_index(drop=True),
+        "territory_id": terr_text.take(final_terr[a]),
+        "rule": _text(prep.labels).array.take(fr),
         "rule_number": fr + 1,
         "precedence": prep.prec[fr],
-        "inherited_from": np.where(inherit[a], id_arr[root[a]], None),
+        "inherited_from": inherited_from,
     })
 
-    names = accounts["name"].to_numpy(dtype=object) if has_name else None
     c = np.flatnonzero(conflict)
     c_owner, c_lists = _lists(t_acct[conflict[t_acct]], t_terr[conflict[t_acct]], n_terr, prep.terr_ids)
-    conflicts = pd.DataFrame({"account_id": id_arr[c], **({"name": names[c]} if names is not None else {}),
-                              "precedence": top[c], "territories": pd.Series(c_lists, dtype=object)})
     assert np.array_equal(c_owner, c)
+    conflicts = pd.DataFrame({**listed(c), "precedence": top[c], "territories": pd.Series(c_lists, dtype=object)})
 
-    u = np.flatnonzero(~assigned & ~conflict)
-    unassigned = pd.DataFrame({"account_id": id_arr[u], **({"name": names[u]} if names is not None else {})})
+    unassigned = pd.DataFrame(listed(np.flatnonzero(~assigned & ~conflict)))
 
     lost = assigned[m_acct] & (m_terr != final_terr[m_acct])
     o_owner, o_lists = _lists(m_acct[lost], m_terr[lost], n_terr, prep.terr_ids)
     overridden = pd.DataFrame({
-        "account_id": id_arr[o_owner],
-        "territory_id": prep.terr_ids[final_terr[o_owner]] if len(o_owner) else np.empty(0, dtype=object),
+        "account_id": ids.take(o_owner).reset_index(drop=True),
+        "territory_id": terr_text.take(final_terr[o_owner]),
         "lost_to": pd.Series(o_lists, dtype=object),
-        "reason": np.where(inherit[o_owner], "family", "precedence").astype(object),
+        "reason": _text(np.where(inherit[o_owner], "family", "precedence")),
     })
     return AssignmentResult(assignment, conflicts, unassigned, overridden)

@@ -26,7 +26,10 @@ def _arrow(df: pd.DataFrame) -> pa.Table:
             fields.append(pa.field(f.name, pa.timestamp("us")))
         else:
             fields.append(f)
-    return table.cast(pa.schema(fields))
+    # one chunk per column: pyarrow 26's CSV writer has been seen to write raw
+    # memory for a table whose columns are chunked differently (pandas string
+    # columns built by concat arrive in several chunks)
+    return table.cast(pa.schema(fields)).combine_chunks()
 
 
 class Engine:
