@@ -496,17 +496,15 @@ class _Field:
 
 
 def _split(found: np.ndarray, lists: list[list[str] | None]) -> list[np.ndarray | None]:
-    """Cut the codes of the flattened values back into one sorted, distinct array per rule."""
-    out: list[np.ndarray | None] = []
-    at = 0
-    for v in lists:
-        if v is None:
-            out.append(None)
-            continue
-        codes = found[at:at + len(v)]
-        at += len(v)
-        out.append(np.unique(codes[codes >= 0]))
-    return out
+    """Cut the codes of the flattened values back into one sorted, distinct array per rule (one sort)."""
+    lens = [0 if v is None else len(v) for v in lists]
+    rule_of = np.repeat(np.arange(len(lists), dtype=np.int64), lens)
+    ok = found >= 0
+    width = int(found.max()) + 1 if ok.any() else 1
+    key = np.unique(rule_of[ok] * width + found[ok])
+    owner, code = np.divmod(key, width)
+    bounds = np.searchsorted(owner, np.arange(len(lists) + 1)).tolist()
+    return [None if v is None else code[bounds[i]:bounds[i + 1]] for i, v in enumerate(lists)]
 
 
 def _encode_text(column: pd.Series) -> _Field:
@@ -727,8 +725,14 @@ def _match(n: int, prep: _Prepared, encoded: dict[str, _Field], employees: np.nd
             if total == 0:
                 continue
             local = np.repeat(v_rule, lengths)
-            shift = np.repeat(starts[v_code] - (np.cumsum(lengths) - lengths), lengths)
-            acct = order[np.arange(total, dtype=np.int64) + shift]
+            if kf.identity:  # named accounts: the value is the account
+                acct = v_code
+            elif len(v_code) <= 4096:  # few (rule, value) rows: copy their runs of accounts
+                acct = np.concatenate([order[starts[v]:starts[v + 1]] for v in v_code.tolist()])
+            else:  # many: one gather
+                shift = np.repeat(starts[v_code] - (np.cumsum(lengths) - lengths), lengths)
+                shift += np.arange(total, dtype=np.int64)
+                acct = order[shift]
             keep = np.ones(total, dtype=bool)
             for f in others:
                 ov = [prep.values[i][f] for i in chunk]
@@ -747,21 +751,17 @@ def _match(n: int, prep: _Prepared, encoded: dict[str, _Field], employees: np.nd
 # -- resolution --------------------------------------------------------------------
 
 
-def _lists(owner: np.ndarray, terr: np.ndarray, n_terr: int, terr_ids: np.ndarray
-           ) -> tuple[np.ndarray, list[list[str]]]:
-    """Distinct sorted territory lists per owner: (owners in ascending order, their lists)."""
-    if len(owner) == 0:
-        return np.empty(0, dtype=np.int64), []
-    key = np.unique(owner.astype(np.int64) * n_terr + terr)
-    own = key // n_terr
-    names = terr_ids[key % n_terr]
+def _lists(owner: np.ndarray, terr: np.ndarray, n_terr: int, terr_text: pa.Array
+           ) -> tuple[np.ndarray, pd.arrays.ArrowExtensionArray]:
+    """Distinct sorted territory lists per owner: the owners (ascending) and an Arrow list column."""
+    width = max(n_terr, 1)
+    key = np.sort(owner.astype(np.int64) * width + terr)
+    key = key[np.diff(key, prepend=-1) != 0]  # distinct (owner, territory)
+    own, code = np.divmod(key, width)
     first = np.flatnonzero(np.diff(own, prepend=-1))
-    owners = own[first]
-    flat = names.tolist()
-    if len(owners) == len(own):  # one territory each
-        return owners, [[x] for x in flat]
-    ends = np.append(first[1:], len(own)).tolist()
-    return owners, [flat[a:b] for a, b in zip(first.tolist(), ends)]
+    offsets = pa.array(np.append(first, len(own)).astype(np.int64))
+    lists = pa.LargeListArray.from_arrays(offsets, terr_text.take(pa.array(code)))
+    return own[first], pd.arrays.ArrowExtensionArray(lists)
 
 
 def _text(values: Any) -> pd.Series:
@@ -834,7 +834,7 @@ def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
     own_conflict = matched & (tmin != tmax)
     own_assigned = matched & ~own_conflict
     own_rule = np.full(n, len(rules), dtype=np.int64)  # len(rules): no rule
-    np.minimum.at(own_rule, t_acct, t_rule)  # lowest-numbered rule at the top (one territory when assigned)
+    np.minimum.at(own_rule, t_acct, t_rule.astype(np.int64))  # lowest-numbered rule at the top (one territory when assigned)
 
     # families: a child follows its ultimate parent when a rule without split_family assigned that parent
     split_rule = np.append(prep.split, False)
@@ -846,6 +846,7 @@ def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
     final_terr = np.append(prep.terr, -1)[final_rule]
 
     terr_text = _text(prep.terr_ids).array
+    terr_arrow = pa.array(prep.terr_ids.tolist(), type=pa.large_string())
     a = np.flatnonzero(assigned)
     fr = final_rule[a]
     inherited_from = ids.take(root[a]).reset_index(drop=True).where(inherit[a])
@@ -859,18 +860,18 @@ def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
     })
 
     c = np.flatnonzero(conflict)
-    c_owner, c_lists = _lists(t_acct[conflict[t_acct]], t_terr[conflict[t_acct]], n_terr, prep.terr_ids)
+    c_owner, c_lists = _lists(t_acct[conflict[t_acct]], t_terr[conflict[t_acct]], n_terr, terr_arrow)
     assert np.array_equal(c_owner, c)
-    conflicts = pd.DataFrame({**listed(c), "precedence": top[c], "territories": pd.Series(c_lists, dtype=object)})
+    conflicts = pd.DataFrame({**listed(c), "precedence": top[c], "territories": c_lists})
 
     unassigned = pd.DataFrame(listed(np.flatnonzero(~assigned & ~conflict)))
 
     lost = assigned[m_acct] & (m_terr != final_terr[m_acct])
-    o_owner, o_lists = _lists(m_acct[lost], m_terr[lost], n_terr, prep.terr_ids)
+    o_owner, o_lists = _lists(m_acct[lost], m_terr[lost], n_terr, terr_arrow)
     overridden = pd.DataFrame({
         "account_id": ids.take(o_owner).reset_index(drop=True),
         "territory_id": terr_text.take(final_terr[o_owner]),
-        "lost_to": pd.Series(o_lists, dtype=object),
+        "lost_to": o_lists,
         "reason": _text(np.where(inherit[o_owner], "family", "precedence")),
     })
     return AssignmentResult(assignment, conflicts, unassigned, overridden)

@@ -87,9 +87,12 @@ def _grid_add(grid: np.ndarray, row: np.ndarray, a: np.ndarray, b: np.ndarray, w
     a = np.clip(a, 0, L)
     b = np.clip(b, 0, L)
     keep = b > a
-    w = np.broadcast_to(np.asarray(w, dtype=np.float64), a.shape)
-    np.add.at(grid, (row[keep], a[keep]), w[keep])
-    np.add.at(grid, (row[keep], b[keep]), -w[keep])
+    w = np.broadcast_to(np.asarray(w, dtype=np.float64), a.shape)[keep]
+    width = L + 1
+    flat = grid.reshape(-1)
+    n = flat.size
+    flat += np.bincount(row[keep] * width + a[keep], weights=w, minlength=n)
+    flat -= np.bincount(row[keep] * width + b[keep], weights=w, minlength=n)
 
 
 def _daily(grid: np.ndarray) -> np.ndarray:
@@ -99,9 +102,26 @@ def _daily(grid: np.ndarray) -> np.ndarray:
 def _subtract_intervals(
     pieces: pd.DataFrame, holes: pd.DataFrame, key: str
 ) -> pd.DataFrame:
-    """``pieces`` (key, a, b, …) minus the union of ``holes`` (key, a, b), by an event sweep."""
+    """``pieces`` (key, a, b, …) minus the union of ``holes`` (key, a, b), by an event sweep.
+
+    Only pieces whose key has a hole go through the sweep (keys are factorised to
+    integers first); the others pass through untouched."""
     if not len(holes) or not len(pieces):
         return pieces
+    codes, uniq = pd.factorize(pd.concat([pieces[key], holes[key]], ignore_index=True))
+    p_code, h_code = codes[: len(pieces)], codes[len(pieces):]
+    touched = np.isin(p_code, h_code)
+    if not touched.any():
+        return pieces
+    untouched = pieces[~touched]
+    pieces = pieces[touched].assign(**{key: p_code[touched]})
+    holes = holes.assign(**{key: h_code})
+    done = _sweep(pieces, holes, key)
+    done[key] = uniq[done[key].to_numpy()]
+    return pd.concat([untouched, done], ignore_index=True)
+
+
+def _sweep(pieces: pd.DataFrame, holes: pd.DataFrame, key: str) -> pd.DataFrame:
     p = pieces.reset_index(drop=True).copy()
     p["_pid"] = np.arange(len(p))
     h = holes[[key, "a", "b"]].merge(p[[key, "_pid", "a", "b"]], on=key, suffixes=("", "_p"))
