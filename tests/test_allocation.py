@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from fractions import Fraction
 
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plancast.errors import BadInput
-from plancast.planning.allocation import Allocation, allocate, format_cents, to_cents
+from plancast.planning.allocation import MAX_CENTS, Allocation, ConservationError, allocate, format_cents, to_cents
 
 
 def tree(rows: list[tuple], levels: bool = True) -> pd.DataFrame:
@@ -142,6 +143,18 @@ def test_very_unequal_weights():
     assert cents(allocate(df, 123_456_789.01)) == {"co": 12_345_678_901, "big": 12_345_678_901, "tiny": 0}
 
 
+def test_check_catches_a_tampered_allocation():
+    a = allocate(PLAN, 1_000_000.01)
+    amounts = a.amounts.copy()
+    amounts.loc["w1"] += 1
+    with pytest.raises(ConservationError, match=r"children of region 'west' sum to \$400,000.02, not its \$400,000.01"):
+        dataclasses.replace(a, amounts=amounts).check()
+    amounts.loc["west"] += 1
+    amounts.loc["east"] -= 1
+    with pytest.raises(ConservationError, match="pinned at"):
+        dataclasses.replace(a, amounts=amounts, pins=pd.Series({"east": 20_000_000})).check()
+
+
 def test_money_helpers():
     assert format_cents(12_345_678_901) == "$123,456,789.01" and format_cents(-5) == "-$0.05"
     assert to_cents(0.1) == 10 and to_cents(Decimal("1.50")) == 150 and to_cents(7) == 700
@@ -250,24 +263,43 @@ def test_conservation_properties(plan, data):
     assert again.amounts.sort_index().equals(amounts.sort_index())
 
 
-@settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 60), total=st.integers(0, 10**12), seed=st.integers(0, 2**32 - 1))
-def test_one_level_matches_exact_hamilton_for_integer_weights(n, total, seed):
-    """Against a Fraction-exact largest-remainder reference (ties: larger weight, then id)."""
-    rng = np.random.default_rng(seed)
-    w = rng.integers(0, 6, n)
-    w[0] = max(w[0], 1)
-    ids = [f"k{i:03d}" for i in range(n)]
-    df = pd.DataFrame({"node": ["root", *ids], "parent": [None] + ["root"] * n, "weight": [np.nan, *w]})
-    got = allocate(df, Decimal(total) / 100).amounts
-    W = int(w.sum())
-    q = [Fraction(total * int(wi), W) for wi in w]
+def hamilton(total: int, weights: list, ids: list) -> list[int]:
+    """Fraction-exact largest remainder; ties: larger weight, then smaller id."""
+    W = sum(Fraction(w) for w in weights)
+    q = [total * Fraction(w) / W for w in weights]
     floors = [x.numerator // x.denominator for x in q]
-    order = sorted(range(n), key=lambda i: (-(q[i] - floors[i]), -int(w[i]), ids[i]))
-    ref = floors[:]
+    order = sorted(range(len(q)), key=lambda i: (-(q[i] - floors[i]), -weights[i], ids[i]))
+    out = floors[:]
     for i in order[: total - sum(floors)]:
-        ref[i] += 1
-    assert [int(got[k]) for k in ids] == ref
+        out[i] += 1
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+    total=st.one_of(st.integers(0, 10**6), st.integers(0, MAX_CENTS)),
+    scale=st.sampled_from([1.0, 0.25, 1000.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_two_levels_match_exact_hamilton(sizes, total, scale, seed):
+    """Small integer weights make exact ties common: each set must match the exact method."""
+    rng = np.random.default_rng(seed)
+    rows, sets = [("root", None, np.nan)], {}
+    for gi, n in enumerate(sizes):
+        w = rng.integers(0, 6, n) * scale
+        w[0] = max(w[0], scale)
+        group = f"g{gi}"
+        rows.append((group, "root", float(rng.integers(1, 4))))
+        sets[group] = [(f"{group}-{rng.integers(0, 1000):03d}-{i}", float(x)) for i, x in enumerate(w)]
+        rows += [(k, group, x) for k, x in sets[group]]
+    df = pd.DataFrame(rows, columns=["node", "parent", "weight"]).sample(frac=1.0, random_state=seed)
+    got = allocate(df, Decimal(total) / 100).amounts
+    groups = list(sets)
+    assert [int(got[g]) for g in groups] == hamilton(total, [df.set_index("node").weight[g] for g in groups], groups)
+    for g, kids in sets.items():
+        ids = [k for k, _ in kids]
+        assert [int(got[k]) for k in ids] == hamilton(int(got[g]), [x for _, x in kids], ids)
 
 
 # --------------------------------------------------------------------------- refusals

@@ -449,12 +449,13 @@ def books(draw: st.DrawFn) -> tuple[pd.DataFrame, list[Rule]]:
     return df, rules
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(books(), st.booleans())
 def test_assign_agrees_with_a_per_account_reference(book: tuple[pd.DataFrame, list[Rule]], tiny: bool) -> None:
     df, rules = book
-    if tiny:  # one rule per chunk and sorted-key membership instead of lookup tables
-        with mock.patch.object(asg, "_CHUNK", 1), mock.patch.object(asg, "_LUT_LIMIT", 0):
+    if tiny:  # one rule per chunk, a one-field join key, sorted-key membership instead of lookup tables
+        with mock.patch.object(asg, "_CHUNK", 1), mock.patch.object(asg, "_LUT_LIMIT", 0), \
+                mock.patch.object(asg, "_EXPLODE_LIMIT", 0):
             result = assign(df, rules)
     else:
         result = assign(df, rules)
@@ -500,7 +501,8 @@ def test_vectorised_paths_agree_on_a_larger_book() -> None:
                   min_employees=int(rng.integers(0, 30)) if i % 3 == 0 else None, split_family=bool(i % 4 == 0))
              for i in range(40)]
     base = assign(df, rules)
-    with mock.patch.object(asg, "_CHUNK", 3), mock.patch.object(asg, "_LUT_LIMIT", 0):
+    with mock.patch.object(asg, "_CHUNK", 3), mock.patch.object(asg, "_LUT_LIMIT", 0), \
+            mock.patch.object(asg, "_EXPLODE_LIMIT", 0):
         other = assign(df, rules)
     for name in ("assignment", "conflicts", "unassigned", "overridden"):
         pd.testing.assert_frame_equal(getattr(base, name), getattr(other, name))

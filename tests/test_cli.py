@@ -130,3 +130,49 @@ def test_env_var_names_the_store(capsys, tmp_path, monkeypatch):
     periods = {p["period_id"]: (p["start_date"], p["end_date"]) for p in json.loads(out)["periods"]}
     assert periods["FY2026"] == ("2025-10-01", "2026-10-01")
     assert periods["2026Q3"] == ("2026-04-01", "2026-07-01")
+
+
+def test_files_with_past_record_times_reimport_cleanly(capsys, engine_db):
+    _load_all(capsys, engine_db)
+    code, out, err = run(capsys, "--db", engine_db, "import", "territory-assignments",
+                         str(GOOD / "territory_assignments.csv"), "--json")
+    assert code == 0, err
+    res = json.loads(out)["result"]
+    assert (res["inserted"], res["unchanged"], res["version_ids"]) == (0, 3, [])
+
+
+def test_demo_refuses_a_store_with_other_data_and_loads_nothing(capsys, tmp_path):
+    db = str(tmp_path / "used.duckdb")
+    run(capsys, "--db", db, "import", "stages", str(GOOD / "stages.csv"))
+    _, before, _ = run(capsys, "--db", db, "status", "--json")
+    code, out, err = run(capsys, "--db", db, "demo")
+    assert code == 2 and "already holds other data" in err and "plancast --db demo.duckdb demo" in err
+    _, after, _ = run(capsys, "--db", db, "status", "--json")
+    assert json.loads(after) == json.loads(before)
+
+
+def test_in_memory_store_runs_the_demo(capsys):
+    code, out, err = run(capsys, "--db", ":memory:", "demo", "--json")
+    assert code == 0, err
+    assert {r["region"]: r["accounts_available"] for r in json.loads(out)["regions"]}["West"] == 140
+
+
+def test_reads_do_not_create_stores(capsys, tmp_path):
+    db = tmp_path / "typo.duckdb"
+    code, out, err = run(capsys, "--db", str(db), "show", "accounts")
+    assert code == 1 and f"there is no store at '{db}'" in err and not db.exists()
+    code, out, err = run(capsys, "--db", str(db), "status", "--json")
+    assert code == 1 and json.loads(out)["error"] == "NotFound"
+
+
+def test_small_cli_refusals(capsys, tmp_path):
+    db = str(tmp_path / "x.duckdb")
+    run(capsys, "--db", db, "import", "stages", str(GOOD / "stages.csv"))
+    code, out, err = run(capsys, "--db", db, "show", "stages", "--out", str(tmp_path / "nodir" / "s.csv"))
+    assert code == 2 and "folder" in err and "does not exist" in err
+    code, out, err = run(capsys, "--db", db, "show", "stages", "--limit", "-1")
+    assert code == 2 and "--limit -1 is negative" in err
+    code, out, err = run(capsys, "--db", db, "plan", "versions", "--plan", "nope")
+    assert code == 1 and "there is no plan 'nope'" in err
+    code, out, err = run(capsys, "-h")
+    assert code == 0 and "Usage" in out

@@ -61,7 +61,7 @@ def test_opportunities_canonical_values_and_dtypes() -> None:
     assert loaded.rows.tolist() == [2, 3, 4, 5]
     assert loaded.stages is None
     assert loaded.warnings == [f"{GOOD / 'plancast/opportunities.csv'}: 1 open deal has no account_id "
-                               "(kept; they count for their owner only)"]
+                               "(kept; it counts for the owner only)"]
 
 
 def test_check_references_fills_flags_from_stages() -> None:
@@ -257,7 +257,7 @@ def test_salesforce_opportunities() -> None:
         f"{source}: ignored 5 columns that opportunities does not use: 'IsPrivate', 'Type', "
         "'ForecastCategory', 'CampaignId', 'FiscalYear'",
         f"{source}: 1 row left out: deleted in Salesforce (IsDeleted = 1)",
-        f"{source}: 1 closed deal has no account_id (kept; they count for their owner only)",
+        f"{source}: 1 closed deal has no account_id (kept; it counts for the owner only)",
     ]
 
 
@@ -324,7 +324,7 @@ def test_maven_pipeline() -> None:
     assert loaded.warnings == [
         f"{source}: 2 deals have no engage_date and so no creation date (Maven leaves it blank on "
         "Prospecting deals): left out (Prospecting 2)",
-        f"{source}: 1 open deal has no account_id (kept; they count for their owner only)",
+        f"{source}: 1 open deal has no account_id (kept; it counts for the owner only)",
     ]
 
 

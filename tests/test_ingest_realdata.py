@@ -44,7 +44,7 @@ def test_maven_sales_pipeline() -> None:
     assert loaded.warnings == [
         f"{source}: 500 deals have no engage_date and so no creation date (Maven leaves it blank on "
         "Prospecting deals): left out (Prospecting 500)",
-        f"{source}: 1,088 open deals have no account_id (kept; they count for their owner only)",
+        f"{source}: 1,088 open deals have no account_id (kept; they count for the owner only)",
     ]
     assert f["created_date"].min().date().isoformat() == "2016-10-20"
     assert f["close_date"].max().date().isoformat() == "2017-12-31"

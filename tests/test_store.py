@@ -114,7 +114,7 @@ def test_reimporting_plan_records_writes_no_version(store):
 def test_recording_into_the_past_is_refused(store):
     _seed(store)
     store.write("territory_assignments", _assign(["A0"], "EAST", "2026-01-01"), source="x", recorded_at=T2)
-    with pytest.raises(HistoryViolation, match="earlier than what plan 'main' already knows"):
+    with pytest.raises(HistoryViolation, match="y: territory assignments recorded at 2025-12-01 00:00 would be earlier"):
         store.write("territory_assignments", _assign(["A1"], "EAST", "2026-01-01"), source="y", recorded_at=T1)
 
 
@@ -138,8 +138,10 @@ def test_periods_never_move(store):
 
     store.add_periods(fiscal_year_periods(2026))
     moved = fiscal_year_periods(2026, start_month=10)
-    with pytest.raises(HistoryViolation, match="period FY2026, 2026Q1, 2026Q2, 2026Q3, 2026Q4 already exist"):
+    with pytest.raises(HistoryViolation, match="FY2026 already exists starting 2026-01-01, not 2025-10-01"):
         store.add_periods(moved)
+    with pytest.raises(HistoryViolation, match=r"FY2027 \(2026-10-01 – 2027-10-01\) overlaps FY2026"):
+        store.add_periods(fiscal_year_periods(2027, start_month=10))
     assert store.periods()["2026Q2"] == (date(2026, 4, 1), date(2026, 7, 1))
 
 

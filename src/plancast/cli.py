@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -23,6 +24,7 @@ from .errors import BadInput, PlancastError
 
 app = typer.Typer(
     name="plancast",
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Territory planning and attainment forecasting as one system.",
     no_args_is_help=True,
     add_completion=False,
@@ -56,11 +58,21 @@ class _State:
 state = _State()
 
 
-def _store(*, upgrade: bool = True) -> Any:
-    """The store --db names; closed by main() when the command ends."""
-    from .store import Store
+def _store(*, upgrade: bool = True, create: bool = True) -> Any:
+    """The store --db names; closed by main() when the command ends.
 
-    s = Store(state.db, upgrade=upgrade)
+    Reads pass ``create=False``: a DuckDB path that does not exist is an error
+    (a typo), not a new empty store."""
+    from .store import DEFAULT_DB, Store
+
+    db = state.db or os.environ.get("PLANCAST_DB") or DEFAULT_DB
+    if not create and "://" not in db and db != ":memory:" and not Path(db).expanduser().exists():
+        from .errors import NotFound
+
+        raise NotFound(f"there is no store at {db!r}",
+                       hint="check --db (or PLANCAST_DB); a store is created by plancast demo, "
+                            "plancast import or plancast calendar add")
+    s = Store(db, upgrade=upgrade)
     state.opened.append(s)
     return s
 
@@ -78,7 +90,7 @@ def _jsonable(o: Any) -> Any:
 
 
 def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, default=_jsonable, indent=2) + "\n")
+    sys.stdout.write(json.dumps(obj, default=_jsonable, indent=2, ensure_ascii=False) + "\n")
 
 
 def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -89,8 +101,10 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
 def render_frame(df: pd.DataFrame, title: str | None = None, *, money: tuple[str, ...] = ()) -> None:
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in df.columns:
-        t.add_column(str(c), justify="right" if pd.api.types.is_numeric_dtype(df[c]) else "left",
-                     overflow="fold" if c == df.columns[-1] else "ellipsis")
+        numeric = pd.api.types.is_numeric_dtype(df[c])
+        # numbers are never cut short; text may be
+        t.add_column(str(c), justify="right" if numeric else "left", no_wrap=numeric,
+                     overflow="fold" if numeric or c == df.columns[-1] else "ellipsis")
     for row in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, row, strict=True):
@@ -99,7 +113,7 @@ def render_frame(df: pd.DataFrame, title: str | None = None, *, money: tuple[str
             elif c in money:
                 cells.append(f"${v:,.0f}")
             elif isinstance(v, float):
-                cells.append(f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.0f}")
+                cells.append(f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.2f}" if v != round(v) else f"{v:,.0f}")
             elif isinstance(v, pd.Timestamp):
                 cells.append(v.date().isoformat() if v == v.normalize() else f"{v:%Y-%m-%d %H:%M}")
             else:
@@ -170,7 +184,7 @@ def import_(
         emit_json(report.to_dict())
         return
     for w in report.warnings:
-        err.print(f"[yellow]warning:[/] {w}")
+        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     r = report.result
     if r is None:
         out.print(f"{report.source}: {report.rows:,} {report.kind.replace('_', ' ')} rows checked, no problems "
@@ -190,7 +204,7 @@ def import_(
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """What the store holds: its schema version and row counts."""
-    store = _store()
+    store = _store(create=False)
     info = {"db": store.db, "engine": store.dialect, "schema_version": store.version(), "tables": store.counts()}
     if as_json:
         emit_json(info)
@@ -212,7 +226,9 @@ def show(
     """Show stored rows; for plan records, the ones in force (as known at a time)."""
     from .views import read_what, write_frame
 
-    df = read_what(_store(), what, plan_id=plan, as_of=as_of.date() if as_of else None, known_at=known_at)
+    if limit < 0:
+        raise BadInput(f"--limit {limit} is negative", hint="give 0 for all rows or a positive number")
+    df = read_what(_store(create=False), what, plan_id=plan, as_of=as_of.date() if as_of else None, known_at=known_at)
     if output is not None:
         write_frame(df, output)
         out.print(f"wrote {len(df):,} rows to {output}")
@@ -296,7 +312,7 @@ def plan_check(
     from .planning.build import build_plan
     from .planning.checks import check_plan
 
-    store = _store()
+    store = _store(create=False)
     b = build_plan(store, period, plan_id=plan, known_at=known_at, write=False)
     flags = check_plan(b, target=target, current_quotas=store.plan_records("quotas", plan_id=plan,
                                                                            known_at=known_at))
@@ -440,7 +456,7 @@ def plan_diff(
     """What changed between two plan versions: accounts moved, quota and assumption changes."""
     from .planning.history import diff
 
-    d = diff(_store(), a, b, plan_id=plan)
+    d = diff(_store(create=False), a, b, plan_id=plan)
     if as_json:
         emit_json({
             "a": a, "b": b, "known_at_a": d["known_at_a"], "known_at_b": d["known_at_b"],
@@ -470,7 +486,7 @@ def plan_history(
     """Every plan record naming a territory, rep or account, with who, why and when."""
     from .planning.history import history
 
-    h = history(_store(), entity, plan_id=plan)
+    h = history(_store(create=False), entity, plan_id=plan)
     if as_json:
         emit_json({"entity": entity, "records": frame_records(h)})
         return
@@ -491,7 +507,7 @@ def plan_show(
     from .planning.build import period_bounds
     from .planning.quota import carried_quota
 
-    store = _store()
+    store = _store(create=False)
     start, end = period_bounds(store, period)
     q = store.plan_records("quotas", plan_id=plan, during=(start, end), known_at=known_at)
     q = q[(q["period"] == period) & (q["entity_type"] == level)]
@@ -521,7 +537,12 @@ def plan_show(
 def plan_versions(plan: Annotated[str | None, typer.Option(help="Only this plan.")] = None,
                   as_json: JsonOpt = False) -> None:
     """Every plan version: why, who, when. Nothing is ever overwritten."""
-    df = _store().plan_versions(plan)
+    store = _store(create=False)
+    df = store.plan_versions(plan)
+    if plan is not None and not len(df) and plan not in set(store.plans()["plan_id"]):
+        from .errors import NotFound
+
+        raise NotFound(f"there is no plan {plan!r}", hint="plans: " + (", ".join(store.plans()["plan_id"]) or "none"))
     if as_json:
         emit_json({"versions": frame_records(df)})
         return
@@ -549,7 +570,7 @@ def calendar_add(
 @calendar_app.command("show")
 def calendar_show(as_json: JsonOpt = False) -> None:
     """List the periods."""
-    df = _store().read_table("period")
+    df = _store(create=False).read_table("period")
     if as_json:
         emit_json({"periods": frame_records(df)})
         return
@@ -626,7 +647,7 @@ def _run(argv: list[str]) -> None:
             emit_json(e.to_dict())
         else:
             err.print(f"[bold red]error:[/] {e.message}", soft_wrap=True)
-            for p in getattr(e, "problems", [])[:200]:
+            for p in getattr(e, "problems", []):
                 err.print(f"  {p}", markup=False, soft_wrap=True)
             if e.hint:
                 err.print(f"[dim]what to do:[/] {e.hint}", soft_wrap=True)

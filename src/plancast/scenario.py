@@ -19,6 +19,7 @@ from rich.table import Table
 
 from .calendar import parse_period_id
 from .demo import DEFAULT_SEED, DEMO_KINDS, build_scenario
+from .errors import BadInput
 from .importer import import_frame
 from .planning.build import build_plan
 from .planning.checks import check_plan
@@ -38,7 +39,19 @@ def plan_flags(store: Store, period: str, *, known_at: datetime) -> list[dict[st
 def load_demo(
     store: Store, *, seed: int = DEFAULT_SEED, step: Callable[[str, int, int], None] | None = None
 ) -> dict[str, Any]:
-    """Build the scenario and write it; returns per-kind write results. Idempotent."""
+    """Build the scenario and write it; returns per-kind write results. Idempotent.
+
+    Refused on a store that holds anything but an earlier demo: the scenario is
+    written kind by kind and must not mix with other data."""
+    log = store.read_table("import_log")
+    versions = store.plan_versions()
+    foreign = (~log["source"].astype(str).str.startswith("demo:")).any() or (
+        ~versions["source"].astype(str).str.startswith("demo:")).any()
+    if foreign or (store.counts()["account"] and not len(log)):
+        raise BadInput(
+            f"the store {store.db!r} already holds other data; the demo builds its own scenario into an empty store",
+            hint="give the demo a store of its own, e.g. plancast --db demo.duckdb demo",
+        )
     scn = build_scenario(seed)
     periods = pd.DataFrame(
         [(pid, parse_period_id(pid)[0], parse_period_id(pid)[1], s, e) for pid, s, e in scn.periods],

@@ -39,6 +39,9 @@ def write_frame(df: pd.DataFrame, path: str | Path) -> None:
     """Write by suffix: .csv, .xlsx or .parquet."""
     p = Path(path)
     suffix = p.suffix.lower()
+    if not p.parent.exists():
+        raise BadInput(f"cannot write {str(p)!r}: folder {str(p.parent)!r} does not exist",
+                       hint="create the folder first or give another --out path")
     if suffix == ".csv":
         df.to_csv(p, index=False, date_format="%Y-%m-%d")
     elif suffix == ".xlsx":

@@ -436,7 +436,8 @@ def summary_warnings(kind: Kind, frame: pd.DataFrame, source: str, labels: dict[
             for n, what in ((open_n, "open"), (closed_n, "closed")):
                 if n:
                     verb = "deals have" if n != 1 else "deal has"
-                    out.append(f"{source}: {n:,} {what} {verb} no account_id (kept; they count for their owner only)")
+                    them = "they count" if n != 1 else "it counts"
+                    out.append(f"{source}: {n:,} {what} {verb} no account_id (kept; {them} for the owner only)")
     return out
 
 
@@ -533,8 +534,8 @@ def check_references(
         raise BadInput(
             f"{loaded.source} was not imported: {n} problem{'s' if n != 1 else ''} found",
             out.result(),
-            hint="import the missing reps / accounts / territories / stages / periods first, or fix the ids; "
-            "nothing was imported",
+            hint="import the missing reps / accounts / territories / stages first (periods: plancast calendar add "
+            "YEAR), or fix the ids; nothing was imported",
         )
     return dataclasses.replace(loaded, frame=frame)
 
@@ -581,8 +582,8 @@ def _fill_periods(checker: Checker, frame: pd.DataFrame, periods: dict[str, tupl
     known = period.astype(object).astype(str).isin(names).to_numpy(dtype=bool) & present
     unknown = present & ~known
     listing = _listing(names)
-    checker.report(unknown, "period", f"is not a period plancast knows (known: {listing}); create the period "
-                   "first or fix the id")
+    checker.report(unknown, "period", f"is not a period plancast knows (known: {listing}); add its fiscal year "
+                   "with plancast calendar add YEAR, or fix the id")
     starts = {str(p): pd.Timestamp(v[0]) for p, v in periods.items()}
     ends = {str(p): pd.Timestamp(v[1]) for p, v in periods.items()}
     filled = np.zeros(len(frame), dtype=bool)

@@ -58,6 +58,8 @@ NULL_SENTINELS = ("000000000000000AAA", "000000000000000")
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 MIN_YEAR, MAX_YEAR = 1900, 2200
+#: amounts are stored as NUMERIC(18, 2): refuse what does not fit (and infinities)
+MONEY_MAX = 1e15
 FOREVER = "9999"
 
 _CURRENCY_SYMBOLS = {"€": "EUR", "£": "GBP"}
@@ -228,11 +230,15 @@ def parse_money(raw: pd.Series, *, decimal_comma: bool = False) -> Parsed:
     idx = raw.index
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
         vals = raw.to_numpy(dtype="float64", na_value=np.nan)
-        rounded = int(np.count_nonzero(~np.isnan(vals) & (np.abs(np.round(vals, 2) - vals) > 1e-9)))
+        with np.errstate(invalid="ignore"):
+            rounded = int(np.count_nonzero(~np.isnan(vals) & (np.abs(np.round(vals, 2) - vals) > 1e-9)))
+            huge = ~np.isnan(vals) & ~(np.abs(vals) < MONEY_MAX)
+        msgs = _messages(idx, "")
+        msgs[huge] = f"is too large for an amount (plancast stores up to {MONEY_MAX:,.0f}); fix the amount"
         return Parsed(
             pd.Series(vals, index=idx),
-            np.zeros(len(idx), dtype=bool),
-            _messages(idx, ""),
+            huge,
+            msgs,
             pd.Series(None, index=idx, dtype=object),
             rounded,
         )
@@ -257,10 +263,15 @@ def parse_money(raw: pd.Series, *, decimal_comma: bool = False) -> Parsed:
     inner = inner.str.replace(r"^-[ \t]*", "", regex=True).str.strip()
     vals, ok, looks_comma = _numeric(inner, decimal_comma=decimal_comma)
     vals = np.where(neg | paren, -vals, vals)
+    # "1.200" is 1,200 with '.' separating thousands, or 1.2 written with three decimals
+    ambiguous = ok & ~np.asarray(decimal_comma, dtype=bool) & inner.str.fullmatch(r"[0-9]{1,3}\.[0-9]{3}").to_numpy()
+    huge = ok & ~(np.abs(np.nan_to_num(vals, nan=0.0)) < MONEY_MAX)
+    ok = ok & ~ambiguous & ~huge
     bad = ~blank & ~ok
     code[~ok] = None
     currency = code
-    many = ok & (np.abs(np.round(vals, 2) - vals) > 1e-9)
+    with np.errstate(invalid="ignore"):
+        many = ok & (np.abs(np.round(vals, 2) - vals) > 1e-9)
     msgs = _messages(idx, "")
     if bad.any():
         msgs[bad] = (
@@ -274,6 +285,11 @@ def parse_money(raw: pd.Series, *, decimal_comma: bool = False) -> Parsed:
                 "'.' separates thousands); re-run without --decimal-comma or fix the amount"
             )
         msgs[bad & looks_comma] = DECIMAL_COMMA_HINT
+        msgs[ambiguous] = (
+            "is ambiguous: '.' before three digits may separate thousands (1.200 = 1200; re-run with "
+            "--decimal-comma) or be a decimal point (write 1.2)"
+        )
+        msgs[huge] = f"is too large for an amount (plancast stores up to {MONEY_MAX:,.0f}); fix the amount"
     return Parsed(pd.Series(vals, index=idx, dtype="float64"), bad, msgs, currency, int(np.count_nonzero(many)))
 
 

@@ -30,11 +30,15 @@ The work is vectorised: one pass of pointer jumping (O(n log n)) finds every
 node's depth and detects cycles, then one numpy step per tree *level* splits
 all parents of that level at once. No Python loop runs per node.
 
-Floating point enters only in the shares ``w_i / Σw``; the cents themselves are
-integers throughout, and the shares are shrunk by a few ulps before the floor
-so that the floors can never overshoot the parent (the leftover cents are then
-handed out exactly). Amounts are exact up to 2**53 cents (about $90 trillion);
-larger amounts are refused.
+Floating point enters only in the shares ``w_i / Σw``, and is kept exact where
+it matters: weights are rescaled by a power of two, ``Σw`` is summed error-free
+(double-double), and each floor and fractional part is taken from the residual
+``R·w_i − floor·Σw`` computed with error-free products, so they are those of
+exact arithmetic on the given float weights. Fractional parts closer than
+2**-32 of a cent count as a tie (so weights like 0.1 and 0.4, exactly 1:4 in
+decimal, tie as they should). The cents are integers throughout: leftover cents
+are counted exactly, so conservation never depends on float accuracy. Amounts
+are exact up to 2**53 cents (about $90 trillion); larger amounts are refused.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ import pandas as pd
 
 from plancast.errors import BadInput, PlancastError
 
-__all__ = ["Allocation", "ConservationError", "allocate", "format_cents", "to_cents"]
+__all__ = ["MAX_CENTS", "Allocation", "ConservationError", "allocate", "format_cents", "to_cents"]
 
 #: the largest amount handled exactly, in cents (float64 holds every integer up to it)
 MAX_CENTS = 2**53
@@ -419,7 +423,7 @@ def _check_weights(raw: pd.Series, weights, not_numeric, keep, root_pos, names, 
         (not_numeric[keep] & used, "is not a number ({!r})"),
         (nan & ~not_numeric[keep] & used, "is missing (NaN)"),
         (np.isinf(w) & used, "is infinite ({!r})"),
-        (w < 0, "is negative ({!r})"),
+        ((w < 0) & used, "is negative ({!r})"),
     ):
         bad = np.flatnonzero(mask)
         if len(bad):

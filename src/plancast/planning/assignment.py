@@ -66,16 +66,19 @@ Every account ends in exactly one of ``assignment``, ``conflicts`` and
 ``unassigned``.
 
 Speed
-    Text fields are encoded once as integer codes (normalising only the
-    distinct values). Rules are grouped by the set of fields they give; in a
-    group, the field whose values select the fewest accounts is the *key*:
-    accounts sorted by that field's code give, for each (rule, value), a slice
-    of candidate accounts, and the other fields are then checked on those
-    candidate pairs with a rule × code lookup table. The work is proportional to
-    accounts plus candidate pairs — there is no Python loop per account, nor a
-    full pass over all accounts per rule (except for rules that give no set
-    field). Precedence, conflicts and families are resolved with ``ufunc.at``
-    reductions and gathers over the matched pairs.
+    Text fields are encoded once as integer codes (only their distinct values
+    are normalised); account ids, parent ids and named-account ids are resolved
+    in one Arrow hash pass. Rules are grouped by the set of fields they give,
+    and each group is *joined* with the accounts on a composite key: the
+    named-account list when the rules have one, else the most selective fields
+    (as many as keep the rules' value combinations under ``_EXPLODE_LIMIT``
+    rows). Accounts sorted by that key give, for each combination, a run of
+    candidate accounts (binary search); fields left out of the key and employee
+    bounds are checked on those candidate pairs with a rule × code lookup
+    table. The work is proportional to accounts plus candidate pairs: there is
+    no Python loop per account, and no pass over all accounts per rule (except
+    for rules that give no set field). Precedence, conflicts and families are
+    resolved with ``ufunc.at`` reductions and gathers over the matched pairs.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -106,6 +110,8 @@ RULE_SUFFIXES = (".toml", ".yaml", ".yml")
 _LUT_LIMIT = 1 << 25
 #: candidate (account, rule) pairs built at once, to bound memory
 _CHUNK = 1 << 22
+#: most rows of rule value combinations a group of rules is joined on
+_EXPLODE_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -193,25 +199,28 @@ class AssignmentResult:
     """What :func:`assign` decided, as four frames.
 
     ``assignment``
-        One row per assigned account: ``account_id``, ``territory_id``,
-        ``rule`` (the rule's name, or ``"rule N"``), ``rule_number`` (1-based
-        position in the rules), ``precedence``, ``inherited_from`` (the
-        ultimate parent's account id when the territory came from the family,
-        else ``None``). Accounts keep their input order.
+        One row per assigned account, in input order: ``account_id``,
+        ``territory_id``, ``rule`` (the rule's name, or ``"rule N"``),
+        ``rule_number`` (1-based position in the rules), ``precedence``,
+        ``inherited_from`` (the ultimate parent's account id when the
+        territory came from the family, else missing).
     ``conflicts``
         Accounts matched by two or more territories at the same highest
         precedence, not assigned: ``account_id``, ``name`` (when the accounts
-        have one), ``precedence``, ``territories`` (sorted list of territory ids).
+        have one), ``precedence``, ``territories`` (the sorted territory ids).
     ``unassigned``
         Accounts matched by no rule (and not taken by their family):
         ``account_id``, ``name`` (when the accounts have one).
     ``overridden``
         Assigned accounts that other territories also matched: ``account_id``,
-        ``territory_id`` (the winner), ``lost_to`` — the sorted list of
-        territories that matched but lost (kept under this name: each of them
-        lost the account *to* the winner), ``reason`` (``"precedence"``: they
-        matched at a lower precedence; ``"family"``: the account went with its
-        ultimate parent).
+        ``territory_id`` (the winner), ``lost_to`` (the sorted ids of the other
+        territories that matched the account and lost it to the winner),
+        ``reason`` (``"precedence"``: they matched at a lower precedence;
+        ``"family"``: the account went with its ultimate parent). What a
+        territory lost: ``overridden.explode("lost_to")``.
+
+    Text columns are pandas ``str`` (Arrow-backed); ``territories`` and
+    ``lost_to`` are Arrow list columns whose cells read as Python lists.
     """
 
     assignment: pd.DataFrame
@@ -425,14 +434,17 @@ except TypeError:  # pragma: no cover - pandas < 2.3
     _STR = pd.StringDtype("pyarrow")
 
 
-def _normalise_text(values: pd.Index) -> pd.Index:
+def _normalise_text(values: Iterable[Any]) -> pd.Index:
     """NFKC, trim, collapse inner whitespace, case-fold; blank becomes missing.
 
-    Applied to the *distinct* values of an accounts column and to the rules' values.
+    Applied to the *distinct* values of an accounts column (after factorizing)
+    and to the rules' values, never once per account.
     """
-    s = pd.Series(values.astype(str), dtype=object)
-    s = s.str.normalize("NFKC").str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
-    return pd.Index(s.where(s != "", None), dtype=object)
+    out = []
+    for v in values:
+        t = " ".join(unicodedata.normalize("NFKC", str(v)).split()).casefold()
+        out.append(t or None)
+    return pd.Index(out, dtype=object)
 
 
 def _as_str(column: pd.Series) -> pd.Series:
@@ -448,7 +460,7 @@ def _ids(column: pd.Series) -> pd.Series:
 
 @dataclass
 class _Field:
-    """One accounts column as integer codes (``-1`` = missing) over normalised categories.
+    """One accounts column as integer codes (``-1`` = missing) over ``n`` normalised categories.
 
     For the named-account field the codes are the account positions themselves.
     """
@@ -457,32 +469,17 @@ class _Field:
     n: int
     categories: pd.Index | None = None
     identity: bool = False
-    _order: np.ndarray | None = field(default=None, repr=False)
     _counts: np.ndarray | None = field(default=None, repr=False)
-    _starts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def counts(self) -> np.ndarray:
+        """Accounts per code."""
         if self._counts is None:
             if self.identity:
                 self._counts = np.ones(self.n, dtype=np.int64)
             else:
                 self._counts = np.bincount(self.codes[self.codes >= 0], minlength=self.n).astype(np.int64)
         return self._counts
-
-    def sorted_slices(self) -> tuple[np.ndarray, np.ndarray]:
-        """Account positions ordered by code, and where each code's run starts."""
-        if self._order is None:
-            if self.identity:
-                self._order = np.arange(self.n, dtype=np.int64)
-                self._starts = np.arange(self.n + 1, dtype=np.int64)
-            else:
-                small = self.codes.astype(np.int16) if self.n < 32_000 else self.codes  # radix sort
-                self._order = np.argsort(small, kind="stable")
-                missing = int(np.count_nonzero(self.codes < 0))
-                self._starts = np.concatenate([[0], np.cumsum(self.counts)]) + missing
-        assert self._starts is not None
-        return self._order, self._starts
 
     def codes_for(self, value_sets: Sequence[Iterable[str] | None]) -> list[np.ndarray | None]:
         """For each rule's values, the codes present among the accounts (absent values are dropped).
@@ -492,7 +489,40 @@ class _Field:
         assert self.categories is not None
         lists = [None if v is None else list(v) for v in value_sets]
         flat = [x for v in lists if v is not None for x in v]
-        return _split(self.categories.get_indexer(_normalise_text(pd.Index(flat, dtype=object))), lists)
+        return _split(self.categories.get_indexer(_normalise_text(flat)), lists)
+
+
+class _Keys:
+    """Accounts sorted by a composite key over some fields (mixed radix of their codes), cached.
+
+    An account missing any of the fields gets key -1, which no rule value has.
+    """
+
+    def __init__(self, encoded: dict[str, _Field], n: int) -> None:
+        self.encoded = encoded
+        self.n = n
+        self.cache: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+    def sorted(self, fields: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Account positions in key order, and the keys in that order."""
+        if fields not in self.cache:
+            if fields == ("accounts",):
+                order = np.arange(self.n, dtype=np.int64)
+                self.cache[fields] = (order, order)
+            else:
+                key = np.zeros(self.n, dtype=np.int64)
+                valid = np.ones(self.n, dtype=bool)
+                span = 1
+                for f in fields:
+                    c = self.encoded[f].codes
+                    valid &= c >= 0
+                    key = key * self.encoded[f].n + c
+                    span *= self.encoded[f].n
+                key[~valid] = -1
+                # small key spans sort as int16 (numpy's radix sort)
+                order = np.argsort(key.astype(np.int16) if span < 32_000 else key, kind="stable")
+                self.cache[fields] = (order, key[order])
+        return self.cache[fields]
 
 
 def _split(found: np.ndarray, lists: list[list[str] | None]) -> list[np.ndarray | None]:
@@ -542,11 +572,15 @@ def _resolve_ids(accounts: pd.DataFrame, named: list[str]) -> tuple[pd.Series, n
     if "parent_account_id" in accounts.columns:
         parents = _ids(accounts["parent_account_id"]).reset_index(drop=True)
         has_parent = parents.notna().to_numpy()
+        parent_ids = parents[has_parent]
     else:
-        parents = pd.Series([], dtype=_STR)
+        parents = parent_ids = pd.Series([], dtype=_STR)
         has_parent = np.zeros(n, dtype=bool)
-    probe = pa.chunked_array([pa.array(ids.array), pa.array(parents[has_parent].array if len(parents) else parents.array),
-                              pa.array(_ids(pd.Series(named, dtype=object)).array)], type=pa.large_string())
+    chunks: list[pa.Array] = []
+    for part in (ids, parent_ids, _ids(pd.Series(named, dtype=object))):
+        arr = pa.array(part.array)
+        chunks += arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    probe = pa.chunked_array([c.cast(pa.large_string()) for c in chunks], type=pa.large_string())
     code = pc.dictionary_encode(probe).combine_chunks().indices.to_numpy(zero_copy_only=False).astype(np.int64)
     if not np.array_equal(code[:n], np.arange(n)):
         dup_mask = pd.Series(code[:n]).duplicated().to_numpy()
@@ -671,6 +705,47 @@ def _prepare(rules: Sequence[Rule], encoded: dict[str, _Field], named: list[np.n
     )
 
 
+def _key_fields(sig: tuple[str, ...], members: list[int], prep: _Prepared, encoded: dict[str, _Field]
+                ) -> tuple[str, ...]:
+    """The fields a group of rules is joined on; the rest are checked on the candidate pairs.
+
+    A named-account list alone (each value is one account). Otherwise fields in
+    order of selectivity (fewest candidate accounts first), as long as the
+    rules' value combinations stay few (≤ ``_EXPLODE_LIMIT`` rows) and the key fits in 62 bits.
+    """
+    if "accounts" in sig:
+        return ("accounts",)
+    cost = {f: sum(int(encoded[f].counts[prep.values[i][f]].sum()) for i in members) for f in sig}
+    ordered = sorted(sig, key=lambda f: (cost[f], SET_FIELDS.index(f)))
+    chosen = [ordered[0]]
+    rows = np.array([len(prep.values[i][ordered[0]]) for i in members], dtype=np.int64)
+    span = encoded[ordered[0]].n
+    for f in ordered[1:]:
+        more = rows * np.array([len(prep.values[i][f]) for i in members], dtype=np.int64)
+        if int(more.sum()) > _EXPLODE_LIMIT or span * encoded[f].n >= 1 << 62:
+            break
+        chosen.append(f)
+        rows, span = more, span * encoded[f].n
+    return tuple(chosen)
+
+
+def _explode(members: list[int], fields: tuple[str, ...], prep: _Prepared, encoded: dict[str, _Field]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Every combination of each rule's values over ``fields``: (member position, composite key) rows."""
+    row_m = np.arange(len(members), dtype=np.int64)
+    row_key = np.zeros(len(members), dtype=np.int64)
+    for f in fields:
+        lists = [prep.values[i][f] for i in members]
+        lens = np.array([len(x) for x in lists], dtype=np.int64)
+        flat = np.concatenate(lists).astype(np.int64)
+        offs = np.cumsum(lens) - lens
+        k = lens[row_m]
+        within = np.arange(int(k.sum()), dtype=np.int64) - np.repeat(np.cumsum(k) - k, k)
+        row_m = np.repeat(row_m, k)
+        row_key = np.repeat(row_key, k) * encoded[f].n + flat[offs[row_m] + within]
+    return row_m, row_key
+
+
 def _match(n: int, prep: _Prepared, encoded: dict[str, _Field], employees: np.ndarray | None
            ) -> tuple[np.ndarray, np.ndarray]:
     """All matching (account position, rule index) pairs."""
@@ -680,11 +755,7 @@ def _match(n: int, prep: _Prepared, encoded: dict[str, _Field], employees: np.nd
     for i, v in enumerate(prep.values):
         if not prep.dead[i]:
             groups.setdefault(tuple(v), []).append(i)
-
-    def employees_ok(acct: np.ndarray, rule: np.ndarray) -> np.ndarray:
-        assert employees is not None
-        e = employees[acct]
-        return ~prep.bounded[rule] | ((e >= prep.lo[rule]) & (e <= prep.hi[rule]))
+    keys = _Keys(encoded, n)
 
     for sig, members in groups.items():
         if not sig:  # no set field: a pass over all accounts per rule
@@ -697,42 +768,40 @@ def _match(n: int, prep: _Prepared, encoded: dict[str, _Field], employees: np.nd
                 out_acct.append(acct.astype(np.int32))
                 out_rule.append(np.full(len(acct), i, dtype=np.int32))
             continue
-        # key field: the one whose rule values select the fewest candidate accounts in this group
-        cost = {f: sum(int(encoded[f].counts[prep.values[i][f]].sum()) for i in members) for f in sig}
-        key = min(sig, key=lambda f: (cost[f], SET_FIELDS.index(f)))
-        others = [f for f in sig if f != key]
-        kf = encoded[key]
-        order, starts = kf.sorted_slices()
-        # chunks of rules so that at most about _CHUNK candidate pairs exist at once
-        sizes = np.array([int(kf.counts[prep.values[i][key]].sum()) for i in members], dtype=np.int64)
+        # join: the rules' value combinations over the key fields against the accounts sorted by that key
+        kfields = _key_fields(sig, members, prep, encoded)
+        others = [f for f in sig if f not in kfields]
+        order, sorted_keys = keys.sorted(kfields)
+        row_m, row_key = _explode(members, kfields, prep, encoded)
+        lo = np.searchsorted(sorted_keys, row_key, side="left")
+        lengths = np.searchsorted(sorted_keys, row_key, side="right") - lo
+        hit = lengths > 0
+        row_m, lo, lengths = row_m[hit], lo[hit], lengths[hit]
+        # chunks of whole rules so that at most about _CHUNK candidate pairs exist at once
+        per_member = np.bincount(row_m, weights=lengths, minlength=len(members)).astype(np.int64)
         bounds = [0]
         acc = 0
-        for j, s in enumerate(sizes):
-            if acc and acc + s > _CHUNK:
+        for j, size in enumerate(per_member.tolist()):
+            if acc and acc + size > _CHUNK:
                 bounds.append(j)
                 acc = 0
-            acc += int(s)
+            acc += size
         bounds.append(len(members))
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        row_bounds = np.searchsorted(row_m, bounds).tolist()
+        for (a, b), (ra, rb) in zip(zip(bounds[:-1], bounds[1:]), zip(row_bounds[:-1], row_bounds[1:])):
+            if ra == rb:
+                continue
             chunk = np.array(members[a:b], dtype=np.int64)
             m = len(chunk)
-            # exploded (local rule, key value) rows
-            kv = [prep.values[i][key] for i in chunk]
-            v_rule = np.repeat(np.arange(m), [len(x) for x in kv])
-            v_code = np.concatenate(kv)
-            lengths = kf.counts[v_code]
-            total = int(lengths.sum())
-            if total == 0:
-                continue
-            local = np.repeat(v_rule, lengths)
-            if kf.identity:  # named accounts: the value is the account
-                acct = v_code
-            elif len(v_code) <= 4096:  # few (rule, value) rows: copy their runs of accounts
-                acct = np.concatenate([order[starts[v]:starts[v + 1]] for v in v_code.tolist()])
+            c_lo, c_len = lo[ra:rb], lengths[ra:rb]
+            local = np.repeat(row_m[ra:rb] - a, c_len)
+            total = len(local)
+            if rb - ra <= 4096:  # few rows: copy their runs of accounts
+                acct = np.concatenate([order[x:x + k] for x, k in zip(c_lo.tolist(), c_len.tolist())])
             else:  # many: one gather
-                shift = np.repeat(starts[v_code] - (np.cumsum(lengths) - lengths), lengths)
-                shift += np.arange(total, dtype=np.int64)
-                acct = order[shift]
+                at = np.repeat(c_lo - (np.cumsum(c_len) - c_len), c_len)
+                at += np.arange(total, dtype=np.int64)
+                acct = order[at]
             keep = np.ones(total, dtype=bool)
             for f in others:
                 ov = [prep.values[i][f] for i in chunk]
@@ -740,7 +809,9 @@ def _match(n: int, prep: _Prepared, encoded: dict[str, _Field], employees: np.nd
                                 np.concatenate(ov), m, encoded[f].n)
             rule = chunk[local]
             if prep.bounded[chunk].any():
-                keep &= employees_ok(acct, rule)
+                assert employees is not None
+                e = employees[acct]
+                keep &= ~prep.bounded[rule] | ((e >= prep.lo[rule]) & (e <= prep.hi[rule]))
             out_acct.append(acct[keep].astype(np.int32))
             out_rule.append(rule[keep].astype(np.int32))
     if not out_acct:

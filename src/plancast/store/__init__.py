@@ -118,9 +118,9 @@ class Store:
             raise
         self.dialect = self.engine.dialect.name
         self.io: Engine = engine_for(self.dialect)
+        self._meta: sa.MetaData | None = None
         if upgrade:
             self.upgrade()
-        self._meta: sa.MetaData | None = None
 
     # ------------------------------------------------------------ schema
     def _use_schema(self, schema: str) -> None:
@@ -147,7 +147,9 @@ class Store:
                 hint="upgrade plancast (pip install -U plancast)",
             )
         done = migrations.upgrade(self.engine, target)
-        self._meta = None
+        # read the schema now, outside any write transaction (an in-memory store
+        # has a single connection, so reflecting inside a write would nest)
+        self._meta = self._reflect()
         return done
 
     @property
@@ -236,12 +238,18 @@ class Store:
         return self._canon(self.frame(stmt), name)
 
     def counts(self) -> dict[str, int]:
-        names = [n for n, t in self.meta.tables.items() if n != "schema_migrations" and not n.endswith("_history")]
+        views = {f"{t}_history" for t in PLAN_TABLES}
+        names = [n for n in self.meta.tables if n != "schema_migrations" and n not in views]
         with self.engine.connect() as conn:
             return {
                 n: int(conn.execute(sa.select(sa.func.count()).select_from(self.table(n))).scalar() or 0)
                 for n in sorted(names)
             }
+
+    def known_ids_in(self, conn: sa.Connection, kind: str) -> set[str]:
+        k = KINDS[kind]
+        col = self.table(k.table).c[k.key[0]]
+        return {str(v) for (v,) in conn.execute(sa.select(col))}
 
     def known_ids(self) -> dict[str, set[str]]:
         """Ids the store holds, per import kind (for reference checks)."""
@@ -357,9 +365,30 @@ class Store:
     def add_periods(self, frame: pd.DataFrame) -> WriteResult:
         """Add fiscal periods (``period_id, period_type, fiscal_year, start_date, end_date``).
 
-        A period that exists with other dates is refused: periods anchor quotas
-        and plan records, so they never move.
+        A period that exists with other dates, or a year that overlaps another
+        year, is refused: periods anchor quotas and plan records, so they never
+        move, and a store has one fiscal calendar.
         """
+        have = self.read_table("period")
+        years = have[have["period_type"] == "year"]
+        for r in frame[frame["period_type"] == "year"].itertuples():  # a year or two per call
+            same = have[have["period_id"] == r.period_id]
+            if len(same) and pd.Timestamp(same["start_date"].iloc[0]) != pd.Timestamp(r.start_date):
+                raise HistoryViolation(
+                    f"{r.period_id} already exists starting {pd.Timestamp(same['start_date'].iloc[0]):%Y-%m-%d}, "
+                    f"not {pd.Timestamp(r.start_date):%Y-%m-%d}; a store has one fiscal calendar",
+                    hint="add years with the store's own --start-month (plancast calendar show lists them)",
+                )
+            clash = years[(years["period_id"] != r.period_id) & (years["start_date"] < r.end_date)
+                          & (years["end_date"] > r.start_date)]
+            if len(clash):
+                c = clash.iloc[0]
+                raise HistoryViolation(
+                    f"{r.period_id} ({pd.Timestamp(r.start_date):%Y-%m-%d} – {pd.Timestamp(r.end_date):%Y-%m-%d}) "
+                    f"overlaps {c['period_id']} ({c['start_date']:%Y-%m-%d} – {c['end_date']:%Y-%m-%d}); "
+                    "a store has one fiscal calendar",
+                    hint="add years with the store's own --start-month (plancast calendar show lists them)",
+                )
         with self.engine.begin() as conn:
             return self._upsert(conn, "period", frame, kind="periods", immutable=True)
 
@@ -405,10 +434,16 @@ class Store:
     ) -> WriteResult:
         now = utcnow()
         with self.engine.begin() as conn:
+            added = None
             if stages is not None and len(stages):
+                before = set(self.known_ids_in(conn, "stages"))
                 self._upsert(conn, "stage", stages[list(KINDS["stages"].column_names)], kind="stages", only_new=True)
+                added = sorted(set(stages["stage"]) - before)
             res = self.write_in(conn, k, frame, plan_id=plan_id, source=source, reason=reason,
                                 author=author, recorded_at=recorded_at or now)
+            if added:
+                res.notes.append(f"{len(added)} stage(s) the {preset or 'mapping'} layout defines were added: "
+                                 + ", ".join(added))
             for other, oframe in also or []:
                 sub = self.write_in(conn, KINDS[other], oframe, plan_id=plan_id, source=source, reason=reason,
                                     author=author, recorded_at=recorded_at or now)
@@ -567,20 +602,20 @@ class Store:
             frame["recorded_at"] = pd.NaT
         frame["recorded_at"] = pd.to_datetime(frame["recorded_at"]).fillna(pd.Timestamp(recorded_at))
         res = WriteResult(kind=k.name, rows=len(frame))
-        latest = conn.execute(
-            sa.select(sa.func.max(t.c.recorded_at)).where(t.c.plan_id == plan_id)
-        ).scalar()
         for when, group in frame.groupby("recorded_at", sort=True):
             when = pd.Timestamp(when).to_pydatetime()
-            if latest is not None and when < latest:
-                raise HistoryViolation(
-                    f"{k.name} recorded at {when:%Y-%m-%d %H:%M} would be earlier than what plan {plan_id!r} "
-                    f"already knows (latest record {latest:%Y-%m-%d %H:%M}); past reports would change",
-                    hint="leave recorded_at blank (it defaults to now) or use a time after the latest record",
-                )
             current = self.plan_records(k, plan_id=plan_id, include_retracted=True, conn=conn)
             ap = temporal.plan_append(current, group, key, values, carry)
             res.unchanged += ap.unchanged
+            # only a change can rewrite the past: identical records were dropped above
+            latest = conn.execute(sa.select(sa.func.max(t.c.recorded_at)).where(t.c.plan_id == plan_id)).scalar()
+            if (len(ap.inserts) or len(ap.superseded)) and latest is not None and when < latest:
+                raise HistoryViolation(
+                    f"{source}: {k.name.replace('_', ' ')} recorded at {when:%Y-%m-%d %H:%M} would be earlier than "
+                    f"what plan {plan_id!r} already holds for them (latest recorded {latest:%Y-%m-%d %H:%M}); "
+                    "reports as known between those times would change",
+                    hint="leave recorded_at blank (it defaults to now); back-load history oldest first",
+                )
             if not len(ap.inserts) and not len(ap.superseded):
                 continue
             vid = versions.get(when)
