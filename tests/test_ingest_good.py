@@ -468,3 +468,15 @@ def test_parquet_native_types(tmp_path: Path) -> None:
     assert values(loaded, "is_won") == [True, False]
     assert values(loaded, "probability") == [1.0, 0.0]
     assert loaded.rows.tolist() == [2, 3]
+
+
+def test_old_mac_line_endings_read_as_lines():
+    loaded = read(GOOD / "formats" / "cr_only.csv", "opportunities")
+    assert loaded.frame["created_date"].tolist() == [pd.Timestamp("2026-01-05")]
+
+
+def test_date_format_option_reads_us_dates(tmp_path):
+    p = tmp_path / "us.csv"
+    p.write_text("opportunity_id,owner_id,stage,created_date\n1,R1,Won,3/15/2026\n")
+    assert read(p, "opportunities", date_format="%m/%d/%Y").frame["created_date"].tolist() == [
+        pd.Timestamp("2026-03-15")]

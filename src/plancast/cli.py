@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .errors import BadInput, PlancastError
+from .errors import BadInput, HistoryViolation, PlancastError
 
 app = typer.Typer(
     name="plancast",
@@ -157,6 +157,7 @@ def import_(
     mapping: Annotated[Path | None, typer.Option(help="A TOML or YAML file mapping your columns to plancast's.")] = None,
     decimal_comma: Annotated[bool, typer.Option("--decimal-comma", help="Amounts use ',' as the decimal mark (1.200,50).")] = False,
     sheet: Annotated[str | None, typer.Option(help="Excel sheet to read (default: the first).")] = None,
+    date_format: Annotated[str | None, typer.Option(help="Dates not in YYYY-MM-DD, e.g. '%d/%m/%Y' or '%m/%d/%Y'.")] = None,
     plan: Annotated[str, typer.Option(help="Plan the records belong to.")] = "main",
     reason: Annotated[str | None, typer.Option(help="Why (kept with the plan version).")] = None,
     author: Annotated[str | None, typer.Option(help="Who (default: $PLANCAST_AUTHOR or $USER).")] = None,
@@ -176,6 +177,7 @@ def import_(
         task = progress.add_task(f"import {kind}", total=None)
         report = import_file(
             store, kind, file, preset=preset, mapping=mapping, decimal_comma=decimal_comma, sheet=sheet,
+            date_format=date_format,
             plan_id=plan, reason=reason, author=author, valid_from=valid_from.date() if valid_from else None,
             recorded_at=recorded_at, dry_run=dry_run,
             step=lambda m: progress.update(task, description=m),
@@ -651,7 +653,7 @@ def _run(argv: list[str]) -> None:
                 err.print(f"  {p}", markup=False, soft_wrap=True)
             if e.hint:
                 err.print(f"[dim]what to do:[/] {e.hint}", soft_wrap=True)
-        raise SystemExit(2 if isinstance(e, BadInput) else 1) from None
+        raise SystemExit(2 if isinstance(e, BadInput | HistoryViolation) else 1) from None
     except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
     except typer.Abort:

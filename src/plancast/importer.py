@@ -61,6 +61,7 @@ def import_file(
     mapping: str | Path | None = None,
     decimal_comma: bool = False,
     sheet: str | None = None,
+    date_format: str | None = None,
     plan_id: str = DEFAULT_PLAN,
     reason: str | None = None,
     author: str | None = None,
@@ -74,7 +75,8 @@ def import_file(
     k = get_kind(kind)
     say = step or (lambda _msg: None)
     say(f"reading {path}")
-    loaded = ingest.read(path, k, preset=preset, mapping=mapping, decimal_comma=decimal_comma, sheet=sheet)
+    loaded = ingest.read(path, k, preset=preset, mapping=mapping, decimal_comma=decimal_comma, sheet=sheet,
+                         date_format=date_format)
     say("checking references")
     loaded = ingest.check_references(
         loaded, store.known_ids(), store.periods(), stage_flags=store.stage_flags()

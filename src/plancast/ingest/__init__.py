@@ -151,8 +151,11 @@ def read(
     mapping: str | Path | None = None,
     decimal_comma: bool = False,
     sheet: str | None = None,
+    date_format: str | None = None,
 ) -> Loaded:
-    """Read ``path`` as ``kind``; raise :class:`BadInput` listing every problem found."""
+    """Read ``path`` as ``kind``; raise :class:`BadInput` listing every problem found.
+
+    ``date_format`` (strptime codes, e.g. ``%m/%d/%Y``) wins over a mapping file's."""
     k = _kind(kind)
     source = str(path)
     m = load_mapping(mapping) if mapping is not None else None
@@ -167,7 +170,10 @@ def read(
         sheet=sheet or (m.sheet if m else None),
         decimal_comma=dc,
     )
-    return _Reader(k, source, p, m, raw, decimal_comma=dc).run()
+    reader = _Reader(k, source, p, m, raw, decimal_comma=dc)
+    if date_format:
+        reader.date_format = date_format
+    return reader.run()
 
 
 class _Reader:

@@ -231,6 +231,9 @@ def _read_text(path: Path, source: str, *, delimiter: str | None, encoding: str 
     if not text.strip():
         raise _refuse(source, "is empty (only blank lines); export it again with a header row and data rows")
     text = text.lstrip("\ufeff")
+    if "\r" in text and "\n" not in text:
+        # old Mac line endings (CR only): lines are lines all the same
+        text = text.replace("\r", "\n")
     # blank lines above the header are not records, but a spreadsheet still numbers them
     stripped = text.lstrip("\r\n")
     offset = text[: len(text) - len(stripped)].count("\n")

@@ -194,15 +194,27 @@ def parse_date(raw: pd.Series, *, date_format: str | None = None, forever_is_ope
     if bad.any():
         if date_format:
             msgs[bad] = (
-                f"does not match date_format {date_format!r} (from the mapping file) or YYYY-MM-DD; "
+                f"does not match date_format {date_format!r} or YYYY-MM-DD; "
                 "fix the date or leave it blank"
             )
         else:
             msgs[bad] = "is not a date; write it as YYYY-MM-DD (e.g. 2026-03-31), or leave it blank"
             slashed = s.str.fullmatch(r"[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}").to_numpy()
             msgs[bad & slashed] = (
-                "is not a YYYY-MM-DD date; fix the date, or for day/month/year dates set "
-                'date_format = "%d/%m/%Y" under [options] in a --mapping file'
+                "is not a YYYY-MM-DD date; fix the date, or for day/month/year dates pass "
+                '--date-format "%d/%m/%Y" (or date_format in a --mapping file)'
+            )
+            # month first is certain when the second number is over 12 (3/15/2026)
+            us = s.str.fullmatch(r"(?:0?[1-9]|1[0-2])([/.])(1[3-9]|2[0-9]|3[01])[/.][0-9]{2,4}").to_numpy()
+            sep = s.str.extract(r"^[0-9]{1,2}([/.])", expand=False).fillna("/")
+            msgs[bad & us] = (
+                "is not a YYYY-MM-DD date; for month/day/year dates pass --date-format \"%m" + sep[bad & us]
+                + "%d" + sep[bad & us] + "%Y\" (or date_format in a --mapping file)"
+            )
+            dotted = s.str.fullmatch(r"(0?[1-9]|[12][0-9]|3[01])\.(0?[1-9]|1[0-2])\.[0-9]{4}").to_numpy()
+            msgs[bad & dotted] = (
+                'is not a YYYY-MM-DD date; for day.month.year dates pass --date-format "%d.%m.%Y" '
+                "(or date_format in a --mapping file)"
             )
         msgs[bad & matched & ~real] = "is not a real calendar date; fix the date or leave it blank"
         msgs[out_of_range] = f"has a year outside {MIN_YEAR}-{MAX_YEAR}; fix the date or leave it blank" + (

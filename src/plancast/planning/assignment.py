@@ -567,7 +567,8 @@ def _resolve_ids(accounts: pd.DataFrame, named: list[str]) -> tuple[pd.Series, n
     n = len(ids)
     blank = ids.isna().to_numpy()
     if blank.any():
-        raise BadInput(f"{int(blank.sum())} account(s) have a blank account_id (first at position {int(np.argmax(blank))})",
+        raise BadInput(f"{int(blank.sum())} account(s) have a blank account_id "
+                       f"(first at position {int(np.argmax(blank))})",
                        hint="every account needs a unique id; drop or fill those rows")
     if "parent_account_id" in accounts.columns:
         parents = _ids(accounts["parent_account_id"]).reset_index(drop=True)
@@ -905,7 +906,8 @@ def assign(accounts: pd.DataFrame, rules: Sequence[Rule]) -> AssignmentResult:
     own_conflict = matched & (tmin != tmax)
     own_assigned = matched & ~own_conflict
     own_rule = np.full(n, len(rules), dtype=np.int64)  # len(rules): no rule
-    np.minimum.at(own_rule, t_acct, t_rule.astype(np.int64))  # lowest-numbered rule at the top (one territory when assigned)
+    # the lowest-numbered rule at the top (all of one territory when the account is assigned)
+    np.minimum.at(own_rule, t_acct, t_rule.astype(np.int64))
 
     # families: a child follows its ultimate parent when a rule without split_family assigned that parent
     split_rule = np.append(prep.split, False)
