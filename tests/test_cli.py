@@ -176,3 +176,15 @@ def test_small_cli_refusals(capsys, tmp_path):
     assert code == 1 and "there is no plan 'nope'" in err
     code, out, err = run(capsys, "-h")
     assert code == 0 and "Usage" in out
+
+
+def test_presets_and_kinds_describe_themselves(capsys):
+    code, out, _ = run(capsys, "presets", "maven", "--json")
+    maven = json.loads(out)["presets"][0]
+    assert maven["kinds"]["opportunities"]["owner_id"] == ["sales_agent"]
+    assert set(maven["stages"]) == {"Prospecting", "Engaging", "Won", "Lost"}
+    code, out, _ = run(capsys, "kinds", "--json")
+    kinds = {k["kind"]: k for k in json.loads(out)["kinds"]}
+    assert "derived-quotas" not in kinds and kinds["quotas"]["plan_record"] is True
+    assert [c["name"] for c in kinds["opportunities"]["columns"] if c["required"]] == [
+        "opportunity_id", "owner_id", "stage", "created_date"]

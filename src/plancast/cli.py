@@ -245,16 +245,52 @@ def show(
 
 
 @app.command()
-def presets(as_json: JsonOpt = False) -> None:
-    """The column layouts --preset understands."""
-    from .ingest import preset_names
+def presets(
+    name: Annotated[str | None, typer.Argument(help="Show one preset's column mapping.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The column layouts --preset understands, and what each maps."""
+    from .ingest.presets import PRESETS, get_preset
 
-    names = preset_names()
+    chosen = [get_preset(name, "--preset")] if name else [PRESETS[n] for n in sorted(PRESETS)]
+    data = [{
+        "preset": p.name, "doc": p.doc,
+        "kinds": {k: {canon: list(src) for canon, src in spec.columns.items()} for k, spec in p.kinds.items()},
+        "stages": [st.stage for st in p.stages],
+    } for p in chosen]
     if as_json:
-        emit_json({"presets": names})
+        emit_json({"presets": data})
         return
-    for n in names:
-        out.print(n)
+    for d in data:
+        out.print(f"[bold]{d['preset']}[/]: {escape(d['doc'])}", soft_wrap=True)
+        if name:
+            for kind, cols in d["kinds"].items():
+                out.print(f"  {kind}:")
+                for canon, src in cols.items():
+                    out.print(f"    {' | '.join(src):<40} → {canon}", markup=False)
+        elif d["kinds"]:
+            out.print(f"  kinds: {', '.join(d['kinds'])}   (plancast presets {d['preset']} shows the columns)",
+                      soft_wrap=True)
+
+
+@app.command()
+def kinds(as_json: JsonOpt = False) -> None:
+    """What each import kind holds: its columns, types and whether they are required."""
+    from .kinds import KINDS
+
+    data = [{"kind": k.name.replace("_", "-"), "doc": k.doc, "key": list(k.key), "plan_record": k.temporal,
+             "columns": [{"name": c.name, "type": c.type, "required": c.required, "doc": c.doc,
+                          "choices": list(c.choices) if c.choices else None, "default": c.default}
+                         for c in k.columns]} for k in KINDS.values() if k.importable]
+    if as_json:
+        emit_json({"kinds": data})
+        return
+    for d in data:
+        out.print(f"[bold]{d['kind']}[/] — {d['doc']}" + (" (plan records)" if d["plan_record"] else ""))
+        for c in d["columns"]:
+            req = "required" if c["required"] else ""
+            extra = f" one of {', '.join(c['choices'])}" if c["choices"] else ""
+            out.print(f"    {c['name']:<20} {c['type']:<7} {req:<9} {c['doc']}{extra}", markup=False, soft_wrap=True)
 
 
 PeriodOpt = Annotated[str, typer.Option("--period", help="A period id, e.g. FY2026 or 2026Q2.")]
