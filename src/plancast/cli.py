@@ -338,6 +338,50 @@ def _render_capacity(b: Any) -> None:
                  money=("plan capacity", "capacity", "quota"))
 
 
+@plan_app.command("allocate")
+def plan_allocate(
+    period: PeriodOpt,
+    target: Annotated[str, typer.Option(help="Company target, e.g. 15000000 or 123456789.01.")],
+    weights: Annotated[Path | None, typer.Option(help="CSV/Excel with rep_id,weight (default: capacity).")] = None,
+    pin: Annotated[list[str] | None, typer.Option(help="Fix an amount on a node: region:West=4000000 (repeatable).")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    known_at: KnownAtOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the allocation; write nothing.")] = False,
+    reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Allocate a company target down company → segment → region → territory → rep, to the cent."""
+    from .planning.build import period_bounds
+    from .planning.targets import allocate_target, quota_records
+
+    store = _store()
+    pins = {}
+    for item in pin or []:
+        node, sep, amount = item.rpartition("=")
+        if not sep or not node:
+            raise BadInput(f"--pin {item!r} is not NODE=AMOUNT", hint="e.g. --pin region:West=4000000")
+        pins[node] = amount
+    alloc, frame = allocate_target(store, period, target, plan_id=plan, known_at=known_at, weights_file=weights,
+                                   pins=pins)
+    written = None
+    if not dry_run:
+        start, end = period_bounds(store, period)
+        recs = quota_records(frame, period, start, end)
+        written = store.write("derived_quotas", recs, source="plancast plan allocate", plan_id=plan,
+                              reason=reason or f"allocate {target} over {period}", author=author)
+    if as_json:
+        emit_json({"period": period, "target": target, "nodes": frame_records(frame),
+                   "written": written.to_dict() if written else None})
+        return
+    show = frame[frame["level"] != "rep"][["level", "entity_id", "weight", "amount", "pinned"]]
+    render_frame(show, title=f"{period}: {target} allocated by {'weights' if weights else 'capacity'} "
+                             f"(reps: plancast plan show --period {period} --level rep)", money=("amount",))
+    if written is not None:
+        _say_written(written, False)
+    else:
+        out.print("dry run: nothing written")
+
+
 @plan_app.command("check")
 def plan_check(
     period: PeriodOpt,
