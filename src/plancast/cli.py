@@ -382,6 +382,40 @@ def plan_allocate(
         out.print("dry run: nothing written")
 
 
+@plan_app.command("assign")
+def plan_assign(
+    rules: Annotated[Path, typer.Argument(help="A TOML or YAML file of [[rule]] tables.")],
+    on: DateArg,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the result; write nothing.")] = False,
+    reason: ReasonOpt = None, author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Assign accounts to territories by rules from a day; conflicts and unassigned accounts are listed, and
+    the sizing check runs at once."""
+    from .planning.apply_rules import assign_by_rules
+
+    res, written, flags = assign_by_rules(_store(), rules, on.date(), plan_id=plan, write=not dry_run,
+                                          reason=reason, author=author)
+    if as_json:
+        emit_json({"summary": res.summary(), "conflicts": frame_records(res.conflicts.astype(str)),
+                   "unassigned": frame_records(res.unassigned), "overridden": frame_records(res.overridden.astype(str)),
+                   "written": written.to_dict() if written else None, "flags": flags})
+        return
+    out.print(", ".join(f"{k}: {v:,}" for k, v in res.summary().items()))
+    if len(res.conflicts):
+        render_frame(res.conflicts.astype(str).head(50), title=f"conflicts ({len(res.conflicts):,}): equal precedence, "
+                     "not assigned — give one rule a higher precedence")
+    if len(res.unassigned):
+        render_frame(res.unassigned.head(50), title=f"unassigned ({len(res.unassigned):,}): no rule matches")
+    if written is not None:
+        _say_written(written, False)
+    elif dry_run:
+        out.print("dry run: nothing written")
+    for f in flags:
+        out.print(f"{f['severity']:>6} {f['kind']} {f['message']}", soft_wrap=True)
+
+
 @plan_app.command("check")
 def plan_check(
     period: PeriodOpt,
