@@ -197,7 +197,7 @@ def import_(
         parts.append(f"{r.superseded:,} superseded ({r.restated:,} restated)")
     ver = f"; plan version {', '.join(map(str, r.version_ids))}" if r.version_ids else ""
     out.print(f"{report.source}: {report.rows:,} {report.kind.replace('_', ' ')} rows: {', '.join(parts)}{ver} "
-              f"({report.seconds:.2f} s)")
+              f"({report.seconds:.2f} s)", soft_wrap=True)
     for n in r.notes:
         out.print(f"  {n}")
 
