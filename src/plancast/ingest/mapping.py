@@ -27,15 +27,14 @@ is not in the file, or a target that is not a column of the kind, is an error.
 from __future__ import annotations
 
 import codecs
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..configfile import load_config_file
 from ..errors import BadInput, Problem
 from .presets import StageDef
 
-MAPPING_SUFFIXES = (".toml", ".yaml", ".yml")
 OPTIONS: dict[str, type | tuple[type, ...]] = {
     "delimiter": str,
     "decimal_comma": bool,
@@ -73,33 +72,7 @@ def _bad(source: str, problems: list[Problem]) -> BadInput:
 
 
 def load_mapping(path: str | Path) -> Mapping:
-    source = str(path)
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in MAPPING_SUFFIXES:
-        raise _bad(source, [Problem(source, None, None, None,
-                                    f"is not a mapping file: name it .toml or .yaml (got {suffix or 'no suffix'})")])
-    if not p.is_file():
-        raise _bad(source, [Problem(source, None, None, None, "no such mapping file; check the path")])
-    try:
-        raw_text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise _bad(source, [Problem(source, None, None, None, "is not UTF-8 text; re-save it as UTF-8")]) from None
-    data: Any
-    if suffix == ".toml":
-        try:
-            data = tomllib.loads(raw_text)
-        except tomllib.TOMLDecodeError as exc:
-            raise _bad(source, [Problem(source, None, None, None, f"is not valid TOML ({exc}); fix the syntax")]) from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(raw_text)
-        except yaml.YAMLError as exc:
-            msg = " ".join(str(exc).split())
-            raise _bad(source, [Problem(source, None, None, None, f"is not valid YAML ({msg}); fix the syntax")]) from None
-    return _from_data(source, data)
+    return _from_data(str(path), load_config_file(path, "mapping file", _bad))
 
 
 def _from_data(source: str, data: Any) -> Mapping:

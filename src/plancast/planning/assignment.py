@@ -85,7 +85,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -97,6 +96,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..configfile import load_config_file
 from ..errors import BadInput, Problem
 
 __all__ = ["Rule", "AssignmentResult", "load_rules", "assign", "RULE_KEYS", "TEXT_FIELDS"]
@@ -105,7 +105,6 @@ __all__ = ["Rule", "AssignmentResult", "load_rules", "assign", "RULE_KEYS", "TEX
 TEXT_FIELDS = ("country", "state", "industry", "size_band")
 #: every rule field that holds a set of values
 SET_FIELDS = (*TEXT_FIELDS, "accounts")
-RULE_SUFFIXES = (".toml", ".yaml", ".yml")
 #: rule → code lookup tables up to this many cells; larger ones use a sorted-key search
 _LUT_LIMIT = 1 << 25
 #: candidate (account, rule) pairs built at once, to bound memory
@@ -278,33 +277,7 @@ def load_rules(path: str | Path) -> list[Rule]:
     file, the rule number (1-based, in file order) and the key.
     """
     source = str(path)
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in RULE_SUFFIXES:
-        raise _bad_file(source, [Problem(source, None, None, None,
-                                         f"is not a rules file: name it .toml or .yaml (got {suffix or 'no suffix'})")])
-    if not p.is_file():
-        raise _bad_file(source, [Problem(source, None, None, None, "no such rules file; check the path")])
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise _bad_file(source, [Problem(source, None, None, None, "is not UTF-8 text; re-save it as UTF-8")]) from None
-    data: Any
-    if suffix == ".toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise _bad_file(source, [Problem(source, None, None, None,
-                                             f"is not valid TOML ({exc}); fix the syntax")]) from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            msg = " ".join(str(exc).split())
-            raise _bad_file(source, [Problem(source, None, None, None,
-                                             f"is not valid YAML ({msg}); fix the syntax")]) from None
+    data = load_config_file(path, "rules file", _bad_file)
     return _rules_from_data(source, data)
 
 
