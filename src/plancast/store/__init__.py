@@ -500,6 +500,25 @@ class Store:
         res.notes.append(f"quotas: {sub.inserted} written, {sub.unchanged} unchanged, {sub.superseded} superseded")
         return res
 
+    def write_forecast(self, run: dict[str, Any], results: pd.DataFrame) -> int:
+        """Store a forecast run and its per-entity results in one transaction; returns the run id."""
+        cols = [c.name for c in self.table("forecast_result").columns if c.name != "run_id"]
+        with self.engine.begin() as conn:
+            run_id = self._next_id(conn, "forecast_run", "run_id")
+            conn.execute(self.table("forecast_run").insert().values(run_id=run_id, created_at=utcnow(), **run))
+            self.io.insert_frame(conn, self.table("forecast_result"),
+                                 results.reindex(columns=cols).assign(run_id=run_id)[["run_id", *cols]])
+        return run_id
+
+    def forecast_runs(self) -> pd.DataFrame:
+        t = self.table("forecast_run")
+        return self.frame(sa.select(t).order_by(t.c.run_id))
+
+    def forecast_results(self, run_id: int) -> pd.DataFrame:
+        t = self.table("forecast_result")
+        return self._canon(self.frame(sa.select(t).where(t.c.run_id == run_id).order_by(t.c.level, t.c.entity_id)),
+                           "forecast_result")
+
     def write_in(
         self, conn: sa.Connection, k: Kind, frame: pd.DataFrame, *, plan_id: str, source: str,
         reason: str | None, author: str | None, recorded_at: datetime,
