@@ -111,8 +111,8 @@ def test_departed_reps_quota_stops_and_the_open_seat_starts():
     # two reps share T; B leaves on 2026-07-01 (day 181): B carries days [0,181) at .5, the open seat [181,365) at .5
     res = compute_capacity(inputs(
         [("A1", "T", "2025-01-01", None)],
-        reps=[("A", "2020-01-01", None, 0), ("B", "2020-01-01", "2026-07-01", 0)],
-        rep_assign=[("A", "T", 0.5, "2024-01-01", None), ("B", "T", 0.5, "2024-01-01", None)],
+        reps=[("A", "2020-01-01", None, 0), ("B", "2020-01-01", None, 0)],
+        rep_assign=[("A", "T", 0.5, "2024-01-01", None), ("B", "T", 0.5, "2024-01-01", "2026-07-01")],
         territories=("T",)))
     reps = res.reps.set_index("rep_id")
     assert reps.loc["A", "capacity"] == pytest.approx(182.5)

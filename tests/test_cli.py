@@ -82,9 +82,9 @@ def test_errors_have_one_json_shape(capsys, tmp_path):
     assert set(err) == {"error", "message", "hint", "problems"} and err["error"] == "BadInput"
     code, out, _ = run(capsys, "--db", db, "show", "nonsense", "--json")
     err = json.loads(out)
-    assert code == 1 and err["error"] == "NotFound" and "plancast status lists them" in err["hint"]
+    assert code == 2 and err["error"] == "NotFound" and "plancast status lists them" in err["hint"]
     code, out, _ = run(capsys, "--db", db, "import", "widgets", str(BAD / "empty.csv"), "--json")
-    assert code == 1 and json.loads(out)["message"] == "unknown import kind 'widgets'"
+    assert code == 2 and json.loads(out)["message"] == "unknown import kind 'widgets'"
 
 
 def test_dry_run_writes_nothing(capsys, tmp_path):
@@ -160,9 +160,9 @@ def test_in_memory_store_runs_the_demo(capsys):
 def test_reads_do_not_create_stores(capsys, tmp_path):
     db = tmp_path / "typo.duckdb"
     code, out, err = run(capsys, "--db", str(db), "show", "accounts")
-    assert code == 1 and f"there is no store at '{db}'" in err and not db.exists()
+    assert code == 2 and f"there is no store at '{db}'" in err and not db.exists()
     code, out, err = run(capsys, "--db", str(db), "status", "--json")
-    assert code == 1 and json.loads(out)["error"] == "NotFound"
+    assert code == 2 and json.loads(out)["error"] == "NotFound"
 
 
 def test_small_cli_refusals(capsys, tmp_path):
@@ -173,7 +173,7 @@ def test_small_cli_refusals(capsys, tmp_path):
     code, out, err = run(capsys, "--db", db, "show", "stages", "--limit", "-1")
     assert code == 2 and "--limit -1 is negative" in err
     code, out, err = run(capsys, "--db", db, "plan", "versions", "--plan", "nope")
-    assert code == 1 and "there is no plan 'nope'" in err
+    assert code == 2 and "there is no plan 'nope'" in err
     code, out, err = run(capsys, "-h")
     assert code == 0 and "Usage" in out
 

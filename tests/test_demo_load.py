@@ -102,3 +102,29 @@ def test_plan_build_writes_capacity_and_traceable_quotas(demo_store):
     # building again changes nothing
     again = build_plan(demo_store, "FY2026")
     assert again.written.version_ids == [] and b.written.version_ids
+
+
+def test_building_a_year_builds_its_quarters_to_the_cent(demo_store):
+    from plancast.planning.build import build_plan
+
+    build_plan(demo_store, "FY2026")
+    q = demo_store.plan_records("quotas")
+    pivot = q.pivot_table(index=["entity_type", "entity_id"], columns="period", values="amount", aggfunc="sum")
+    quarters = [f"2026Q{i}" for i in range(1, 5)]
+    cents = (pivot * 100).round().astype("int64")
+    assert (cents[quarters].sum(axis=1) == cents["FY2026"]).all()
+    # West reps: quarters follow the quarters' capacity (days), e.g. Q2 = 91 of 365 days
+    w01 = pivot.loc[("rep", "W01")]
+    assert w01["2026Q2"] == pytest.approx(w01["FY2026"] * 91 / 365, abs=0.02)
+
+
+def test_building_without_assumptions_is_refused(demo_store):
+    from datetime import datetime
+
+    from plancast.errors import NotFound
+    from plancast.planning.build import build_plan
+
+    with pytest.raises(NotFound, match="no planning assumptions are in force in FY2026 as known at 2025-11-15"):
+        build_plan(demo_store, "FY2026", known_at=datetime(2025, 11, 15))
+    with pytest.raises(NotFound, match="no planning assumptions are in force in FY2025"):
+        build_plan(demo_store, "FY2025")

@@ -53,8 +53,10 @@ def test_rep_moving_in_april_splits_an_october_fiscal_year():
 
 
 def test_departed_reps_quota_stops_and_the_open_seat_starts():
-    got = carried_quota(_q("R", 100_000, "2026-01-01", "2027-01-01"), _ra([("R", "T", "2024-01-01", None)]),
-                        _reps([("R", "2020-01-01", "2026-07-01")]), date(2026, 1, 1), date(2027, 1, 1))
+    # the departure ends the rep's assignment on 2026-07-01
+    got = carried_quota(_q("R", 100_000, "2026-01-01", "2027-01-01"),
+                        _ra([("R", "T", "2024-01-01", "2026-07-01")]),
+                        _reps([("R", "2020-01-01", None)]), date(2026, 1, 1), date(2027, 1, 1))
     by = got.set_index("rep_id")
     assert by.loc["R", "carried"] == pytest.approx(round(100_000 * 181 / 365, 2), abs=0.005)
     assert by.loc[OPEN, "carried"] == pytest.approx(round(100_000 * 184 / 365, 2), abs=0.005)
@@ -74,3 +76,10 @@ def test_day_weights_sum_to_one_over_a_year_and_refuse_bad_seasonality():
     assert day_weights(date(2026, 1, 1), date(2027, 1, 1), [1, 1, 1, 2]).sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="are not four non-negative numbers"):
         day_weights(date(2026, 1, 1), date(2027, 1, 1), [1, 2, 3])
+
+
+def test_derived_quotas_are_not_cut_again():
+    q = _q("R", 50_000, "2026-01-01", "2027-01-01").assign(basis="derived")
+    got = carried_quota(q, _ra([("R", "T", "2024-01-01", "2026-07-01")]), _reps([("R", "2020-01-01", None)]),
+                        date(2026, 1, 1), date(2027, 1, 1))
+    assert got["carried"].tolist() == [50_000.0] and got["rep_id"].tolist() == ["R"]

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
-from .errors import BadInput, HistoryViolation, PlancastError
+from .errors import BadInput, HistoryViolation, NotFound, PlancastError
 
 app = typer.Typer(
     name="plancast",
@@ -294,7 +294,8 @@ def kinds(as_json: JsonOpt = False) -> None:
 
 
 PeriodOpt = Annotated[str, typer.Option("--period", help="A period id, e.g. FY2026 or 2026Q2.")]
-KnownAtOpt = Annotated[datetime | None, typer.Option("--known-at", formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"],
+KnownAtOpt = Annotated[datetime | None, typer.Option("--known-at", formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S",
+                                                                          "%Y-%m-%d %H:%M"],
                                                      help="Use what the store knew at this time (default: now).")]
 
 
@@ -317,6 +318,8 @@ def plan_build(
         emit_json(b.to_dict())
         return
     _render_capacity(b)
+    for n in b.notes + b.capacity.notes:
+        err.print(f"[yellow]note:[/] {escape(n)}", soft_wrap=True)
     if b.written is not None:
         w = b.written
         ver = f"plan version {', '.join(map(str, w.version_ids))}" if w.version_ids else "nothing changed"
@@ -361,6 +364,8 @@ def plan_allocate(
         if not sep or not node:
             raise BadInput(f"--pin {item!r} is not NODE=AMOUNT", hint="e.g. --pin region:West=4000000")
         pins[node] = amount
+    if not dry_run and not (reason and reason.strip()):
+        raise BadInput("writing an allocation needs a reason", hint='say why with --reason "…", or use --dry-run')
     alloc, frame = allocate_target(store, period, target, plan_id=plan, known_at=known_at, weights_file=weights,
                                    pins=pins)
     written = None
@@ -384,7 +389,7 @@ def plan_allocate(
 
 @plan_app.command("assign")
 def plan_assign(
-    rules: Annotated[Path, typer.Argument(help="A TOML or YAML file of [[rule]] tables.")],
+    rules: Annotated[Path, typer.Argument(help="A TOML or YAML rules file (one table per rule; see docs).")],
     on: DateArg,
     plan: Annotated[str, typer.Option(help="Plan.")] = "main",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the result; write nothing.")] = False,
@@ -395,6 +400,8 @@ def plan_assign(
     the sizing check runs at once."""
     from .planning.apply_rules import assign_by_rules
 
+    if not dry_run and not (reason and reason.strip()):
+        raise BadInput("writing an assignment needs a reason", hint='say why with --reason "…", or use --dry-run')
     res, written, flags = assign_by_rules(_store(), rules, on.date(), plan_id=plan, write=not dry_run,
                                           reason=reason, author=author)
     if as_json:
@@ -430,6 +437,10 @@ def plan_check(
 
     store = _store(create=False)
     b = build_plan(store, period, plan_id=plan, known_at=known_at, write=False)
+    if not (b.capacity.territories["plan_capacity"] > 0).any():
+        raise NotFound(f"no planning assumptions are in force in {period}"
+                       + (f" as known at {known_at:%Y-%m-%d %H:%M}" if known_at else "") + "; nothing to check",
+                       hint="import planning assumptions first, or check --period / --known-at")
     flags = check_plan(b, target=target, current_quotas=store.plan_records("quotas", plan_id=plan,
                                                                            known_at=known_at))
     if as_json:
@@ -478,7 +489,7 @@ def change_depart(
 def change_hire(
     rep: Annotated[str, typer.Argument(help="Rep id.")], on: DateArg,
     territory: Annotated[str, typer.Option(help="Territory the rep covers.")],
-    share: Annotated[float, typer.Option(help="Share of the territory.")] = 1.0,
+    share: Annotated[float | None, typer.Option(help="Share of the territory (default: what no rep covers).")] = None,
     ramp_months: Annotated[int | None, typer.Option(help="Months to full productivity.")] = None,
     name: Annotated[str | None, typer.Option(help="Name.")] = None,
     plan: Annotated[str, typer.Option(help="Plan.")] = "main", reason: ReasonOpt = None, author: AuthorOpt = None,
@@ -576,7 +587,10 @@ def plan_diff(
     if as_json:
         emit_json({
             "a": a, "b": b, "known_at_a": d["known_at_a"], "known_at_b": d["known_at_b"],
+            "versions": frame_records(d["versions"]),
             "accounts_moved": frame_records(d["accounts_moved"]),
+            "rep_changes": frame_records(d["rep_changes"]),
+            "exclusions_added": frame_records(d["exclusions_added"]),
             "quota_changes": frame_records(d["quota_changes"]),
             "assumption_changes": frame_records(d["assumption_changes"]),
             "records": {k: {"added": len(v["added"]), "removed": len(v["removed"])} for k, v in d["changes"].items()},
@@ -584,8 +598,9 @@ def plan_diff(
         return
     out.print(f"plan as known after {a} ({d['known_at_a']:%Y-%m-%d %H:%M}) → after {b} "
               f"({d['known_at_b']:%Y-%m-%d %H:%M})")
-    for title, key in (("accounts moved", "accounts_moved"), ("quota changes", "quota_changes"),
-                       ("assumption changes", "assumption_changes")):
+    for title, key in (("versions (who, why)", "versions"), ("accounts moved", "accounts_moved"),
+                       ("rep assignments", "rep_changes"), ("exclusions added", "exclusions_added"),
+                       ("quota changes", "quota_changes"), ("assumption changes", "assumption_changes")):
         df = d[key]
         if len(df):
             render_frame(df, title=f"{title} ({len(df)})")
@@ -607,7 +622,7 @@ def plan_history(
         emit_json({"entity": entity, "records": frame_records(h)})
         return
     render_frame(h[["recorded_at", "version_id", "kind", "valid_from", "valid_to", "superseded_at", "reason",
-                    "record"]], title=f"history of {entity}")
+                    "author", "record"]], title=f"history of {entity}")
 
 
 @plan_app.command("show")
@@ -628,7 +643,10 @@ def plan_show(
     q = store.plan_records("quotas", plan_id=plan, during=(start, end), known_at=known_at)
     q = q[(q["period"] == period) & (q["entity_type"] == level)]
     if level == "rep":
-        w = [float(x) for x in weights.split(",")] if weights else None
+        try:
+            w = [float(x) for x in weights.split(",")] if weights else None
+        except ValueError:
+            raise BadInput(f"--weights {weights!r} is not four numbers", hint="e.g. --weights 20,20,20,40") from None
         carried = carried_quota(q, store.plan_records("rep_assignments", plan_id=plan, during=(start, end),
                                                       known_at=known_at), store.read_table("rep"), start, end,
                                 quarter_weights=w)
@@ -762,12 +780,12 @@ def _run(argv: list[str]) -> None:
         if _wants_json(argv):
             emit_json(e.to_dict())
         else:
-            err.print(f"[bold red]error:[/] {e.message}", soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(e.message)}", soft_wrap=True)
             for p in getattr(e, "problems", []):
                 err.print(f"  {p}", markup=False, soft_wrap=True)
             if e.hint:
-                err.print(f"[dim]what to do:[/] {e.hint}", soft_wrap=True)
-        raise SystemExit(2 if isinstance(e, BadInput | HistoryViolation) else 1) from None
+                err.print(f"[dim]what to do:[/] {escape(e.hint)}", soft_wrap=True)
+        raise SystemExit(2 if isinstance(e, BadInput | HistoryViolation | NotFound) else 1) from None
     except typer.Exit as e:
         raise SystemExit(e.exit_code) from None
     except typer.Abort:

@@ -53,10 +53,13 @@ class PlanBuild:
 def period_bounds(store: Store, period: str) -> tuple[date, date]:
     periods = store.periods()
     if period not in periods:
+        import re
+
+        year = re.search(r"(\d{4})", period)
         raise NotFound(
             f"period {period!r} does not exist in the store",
             hint="known periods: " + (", ".join(sorted(periods)) or "none")
-            + "; add a fiscal year with: plancast calendar add 2026",
+            + f"; add a fiscal year with: plancast calendar add {year.group(1) if year else 'YEAR'}",
         )
     return periods[period]
 
@@ -157,6 +160,34 @@ def apply_overrides(q: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     return q
 
 
+def _capacity_frame(cap: CapacityResult, period: str, start: date, end: date, asm: pd.Series) -> pd.DataFrame:
+    t = cap.territories
+    return pd.DataFrame({
+        "territory_id": t["territory_id"],
+        "period": period,
+        "assumption_record_id": pd.array(t["territory_id"].map(asm).to_numpy(), dtype="Int64"),
+        **{c: t[c] for c in ("planned_accounts", "assigned_accounts", "effective_accounts",
+                             "productive_account_years", "opp_rate", "win_rate", "asp", "cycle_days",
+                             "uplift", "coverage", "attrition_factor")},
+        **{c: np.round(t[c].astype(float), 2) for c in ("plan_capacity", "effective_capacity", "capacity")},
+        "quota": np.round((t["quota_covered"] + t["quota_open"]).astype(float), 2),
+        "quota_open": np.round(t["quota_open"].astype(float), 2),
+        "valid_from": pd.Timestamp(start),
+        "valid_to": pd.Timestamp(end),
+    })
+
+
+def split_cents(total: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Split each row's ``total`` cents over its columns in proportion to ``weights``, exactly
+    (largest remainder; rows whose weights are all zero split evenly)."""
+    w = np.where(weights.sum(axis=1, keepdims=True) > 0, weights, 1.0)
+    raw = total[:, None] * (w / w.sum(axis=1, keepdims=True))
+    fl = np.floor(raw)
+    left = (total - fl.sum(axis=1)).astype(np.int64)
+    rank = np.argsort(np.argsort(-(raw - fl), axis=1, kind="stable"), axis=1, kind="stable")
+    return (fl + (rank < left[:, None])).astype(np.int64)
+
+
 def build_plan(
     store: Store,
     period: str,
@@ -167,32 +198,59 @@ def build_plan(
     reason: str | None = None,
     author: str | None = None,
 ) -> PlanBuild:
+    """Capacity and quotas for ``period``; a fiscal year also gets its quarters, whose quotas
+    split each entity's annual quota by the quarters' capacity, exactly to the cent."""
     start, end = period_bounds(store, period)
     cap = compute_capacity(gather(store, start, end, plan_id=plan_id, known_at=known_at))
-    q = derive_quotas(cap, period, start, end)
-    current = store.plan_records("quotas", plan_id=plan_id, during=(start, end), known_at=known_at)
-    q = apply_overrides(q, current[current["period"] == period])
-    build = PlanBuild(period=period, start=start, end=end, known_at=known_at, capacity=cap, quotas=q)
-    if write:
-        t = cap.territories
-        capf = pd.DataFrame({
-            "territory_id": t["territory_id"],
-            "period": period,
-            "assumption_record_id": pd.array([None] * len(t), dtype="Int64"),
-            **{c: t[c] for c in ("planned_accounts", "assigned_accounts", "effective_accounts",
-                                 "productive_account_years", "opp_rate", "win_rate", "asp", "cycle_days",
-                                 "uplift", "coverage", "attrition_factor")},
-            **{c: np.round(t[c].astype(float), 2) for c in ("plan_capacity", "effective_capacity", "capacity")},
-            "quota": np.round((t["quota_covered"] + t["quota_open"]).astype(float), 2),
-            "quota_open": np.round(t["quota_open"].astype(float), 2),
-            "valid_from": pd.Timestamp(start),
-            "valid_to": pd.Timestamp(end),
-        })
-        asm = gather_assumption_ids(store, period, start, end, plan_id=plan_id, known_at=known_at)
-        capf["assumption_record_id"] = pd.array(capf["territory_id"].map(asm).to_numpy(), dtype="Int64")
-        build.written = store.write_derived_plan(
-            capf, q, plan_id=plan_id, reason=reason or f"plan build {period}", author=author,
+    planned = cap.territories["plan_capacity"] > 0
+    if write and not planned.any():
+        raise NotFound(
+            f"no planning assumptions are in force in {period}"
+            + (f" as known at {known_at:%Y-%m-%d %H:%M}" if known_at else ""),
+            hint="import planning assumptions for the period first (plancast import planning-assumptions FILE)",
         )
+    q = derive_quotas(cap, period, start, end)
+    # territories without a plan get no derived quota (their capacity is unknown, not zero)
+    unplanned = set(cap.territories.loc[~planned, "territory_id"])
+    q = q[~((q["entity_type"].isin(["rep", "territory"])) & q["capacity_territory"].isin(unplanned))]
+    current = store.plan_records("quotas", plan_id=plan_id, during=(start, end), known_at=known_at)
+    build = PlanBuild(period=period, start=start, end=end, known_at=known_at, capacity=cap,
+                      quotas=apply_overrides(q, current[current["period"] == period]))
+    if unplanned:
+        build.notes.append(f"no planning assumptions in {period} for {', '.join(sorted(unplanned))}: "
+                           "no quota derived for them")
+    if not write:
+        return build
+    asm = gather_assumption_ids(store, period, start, end, plan_id=plan_id, known_at=known_at)
+    caps = [_capacity_frame(cap, period, start, end, asm)[planned.to_numpy()]]
+    quotas = [build.quotas]
+    periods = store.read_table("period")
+    this = periods[periods["period_id"] == period]
+    if len(this) and this["period_type"].iloc[0] == "year":
+        qs = periods[(periods["period_type"] == "quarter")
+                     & (periods["fiscal_year"] == this["fiscal_year"].iloc[0])].sort_values("start_date")
+        parts = []
+        for row in qs.itertuples():  # four quarters
+            qs_, qe = pd.Timestamp(row.start_date).date(), pd.Timestamp(row.end_date).date()
+            qc = compute_capacity(gather(store, qs_, qe, plan_id=plan_id, known_at=known_at))
+            caps.append(_capacity_frame(qc, row.period_id, qs_, qe, asm)[qc.territories["plan_capacity"] > 0])
+            raw = derive_quotas(qc, row.period_id, qs_, qe)
+            parts.append(raw.set_index(["entity_type", "entity_id"])["amount"].rename(row.period_id))
+        if parts:
+            w = pd.concat(parts, axis=1).reindex(pd.MultiIndex.from_frame(q[["entity_type", "entity_id"]])).fillna(0)
+            cents = split_cents(np.rint(q["derived_amount"].to_numpy() * 100).astype(np.int64), w.to_numpy())
+            for j, row in enumerate(qs.itertuples()):
+                qq = q.copy()
+                qq["period"] = row.period_id
+                qq["amount"] = cents[:, j] / 100.0
+                qq["derived_amount"] = qq["amount"]
+                qq["valid_from"] = pd.Timestamp(row.start_date)
+                qq["valid_to"] = pd.Timestamp(row.end_date)
+                quotas.append(apply_overrides(qq, current[current["period"] == row.period_id]))
+    build.written = store.write_derived_plan(
+        pd.concat(caps, ignore_index=True), pd.concat(quotas, ignore_index=True), plan_id=plan_id,
+        reason=reason or f"plan build {period}", author=author,
+    )
     return build
 
 

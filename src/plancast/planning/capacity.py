@@ -16,7 +16,7 @@ For a territory *t* and a period ``[S, E)`` of *L* days (docs/methodology.md §4
 * **Daily capacity rate** ``R_t(d) = productive accounts on d × r × w × ASP / 365``
   with the planning assumptions in force on day *d* (they may change mid-period).
 * **Coverage.** Rep *i* covering *t* with share ``s_i`` contributes
-  ``s_i × p_i(d)`` on each day it is assigned (from hire to departure), where
+  ``s_i × p_i(d)`` on each day it is assigned (never before its hire date), where
   ``p_i`` is its ramp: productivity by month of tenure (default linear over the
   rep's ``ramp_months``: 0, 1/m, 2/m, … then 1 — with m = 4 that is 0/25/50/75/100%).
   A territory without rep assignments is covered at its assumption ``ramp``.
@@ -62,7 +62,7 @@ class PeriodInputs:
     assignments: pd.DataFrame  # account_id, territory_id, valid_from, valid_to
     exclusions: pd.DataFrame  # account_id, valid_from, valid_to
     rep_assignments: pd.DataFrame  # rep_id, territory_id, share, valid_from, valid_to
-    reps: pd.DataFrame  # rep_id, hire_date, departure_date, ramp_months
+    reps: pd.DataFrame  # rep_id, hire_date, ramp_months (presence comes from rep_assignments)
 
 
 @dataclass
@@ -246,11 +246,11 @@ def compute_capacity(inp: PeriodInputs) -> CapacityResult:
         "a": _day_index(ra["valid_from"], S, fill=0),
         "b": _day_index(ra["valid_to"], S, fill=L),
     })
+    # presence comes from the (versioned) rep assignments alone; the hire date only
+    # starts the ramp clock (a departure ends the assignment, not a reference field)
     hire = _day_index(reps["hire_date"].reindex(rp["rep_id"]).reset_index(drop=True), S, fill=-10**6)
-    leave = _day_index(reps["departure_date"].reindex(rp["rep_id"]).reset_index(drop=True), S, fill=10**6)
     months = pd.to_numeric(reps["ramp_months"].reindex(rp["rep_id"]), errors="coerce").fillna(0).to_numpy()
     rp["a"] = np.maximum(rp["a"].to_numpy(), hire)
-    rp["b"] = np.minimum(rp["b"].to_numpy(), leave)
     rp["hire"] = hire
     rp["months"] = months.astype(np.int64)
     rp = rp[(rp["b"] > rp["a"]) & (rp["b"] > 0) & (rp["a"] < L)].reset_index(drop=True)

@@ -57,51 +57,72 @@ def depart(store: Store, rep_id: str, on: date, *, to_rep: str | None = None, pl
            "import the rep first (plancast import reps FILE) or check the id")
     ra = store.plan_records("rep_assignments", plan_id=plan_id)
     mine = ra[ra["rep_id"] == rep_id]
+    first = mine["valid_from"].min()
+    if len(mine) and pd.Timestamp(on) <= first:
+        raise BadInput(f"rep {rep_id!r} is assigned from {first:%Y-%m-%d}; a departure on {on} would erase that",
+                       hint="give the last day's successor: --on a date after the rep started")
     ended = _end_from(mine, on, ["rep_id", "territory_id"])
     if not len(ended):
         raise BadInput(f"rep {rep_id!r} has no territory assignment in force on or after {on}",
                        hint="check the rep id and the date (plancast plan history REP)")
     frames = ended[["rep_id", "territory_id", "share", "valid_from", "valid_to", "retracted"]]
     if to_rep:
-        theirs = ra[(ra["rep_id"] == to_rep) & ra["territory_id"].isin(ended["territory_id"])]
-        if len(theirs):
-            raise BadInput(f"rep {to_rep!r} already covers {', '.join(sorted(set(theirs['territory_id'])))}",
-                           hint="change that rep's share with a rep-assignments import instead")
-        gain = ended.assign(rep_id=to_rep, retracted=False)
+        # the successor takes the share over: added to a share it already has there
+        theirs = ra[(ra["rep_id"] == to_rep) & ra["territory_id"].isin(ended["territory_id"])
+                    & (ra["valid_to"].isna() | (ra["valid_to"] > pd.Timestamp(on)))]
+        have = theirs.groupby("territory_id")["share"].max()
+        gain = ended.assign(rep_id=to_rep, retracted=False,
+                            share=ended["share"] + ended["territory_id"].map(have).fillna(0.0).to_numpy())
+        if (gain["share"] > 1 + 1e-9).any():
+            raise BadInput(f"rep {to_rep!r} would carry more than the whole territory",
+                           hint="check the shares (plancast show rep-assignments)")
         frames = pd.concat([frames, gain[frames.columns]], ignore_index=True)
-    reps = store.read_table("rep")
-    row = reps[reps["rep_id"] == rep_id].copy()
-    row["departure_date"] = pd.Timestamp(on)
+    # the departure is the end of the rep's (versioned) assignments; the rep's
+    # reference row is not edited, so earlier reads stay as they were
     return store.write("rep_assignments", frames, source="plancast plan change depart", plan_id=plan_id,
-                       reason=reason, author=author, also=[("reps", row)])
+                       reason=reason, author=author)
 
 
-def hire(store: Store, rep_id: str, territory_id: str, on: date, *, share: float = 1.0,
+def hire(store: Store, rep_id: str, territory_id: str, on: date, *, share: float | None = None,
          ramp_months: int | None = None, name: str | None = None, plan_id: str = DEFAULT_PLAN,
          reason: str | None = None, author: str | None = None) -> WriteResult:
-    """A new rep starts on ``on`` covering ``share`` of a territory, ramping over ``ramp_months``."""
+    """A new rep starts on ``on`` covering ``share`` of a territory (default: what no rep covers that
+    day), ramping over ``ramp_months``. A territory is never covered more than 100 %."""
     reason = _need_reason(reason)
     _known(store, "territories", [territory_id], "territory",
            "import it first (plancast import territories FILE) or check the id")
-    if not 0 < share <= 1:
-        raise BadInput(f"share {share} is not in (0, 1]", hint="give the share of the territory, e.g. 0.5")
+    if ramp_months is not None and not 0 <= ramp_months <= 36:
+        raise BadInput(f"--ramp-months {ramp_months} is not between 0 and 36", hint="give the months to full productivity")
     reps = store.read_table("rep")
-    existing = reps[reps["rep_id"] == rep_id]
-    row = existing.copy() if len(existing) else pd.DataFrame([{c: None for c in KINDS["reps"].column_names}])
+    if rep_id in set(reps["rep_id"]):
+        hired = reps.set_index("rep_id").loc[rep_id, "hire_date"]
+        raise BadInput(f"rep {rep_id!r} already exists" + (f" (hired {hired:%Y-%m-%d})" if pd.notna(hired) else ""),
+                       hint="a new hire needs a new rep id; to give an existing rep a territory, import "
+                            "rep-assignments")
+    ra = store.plan_records("rep_assignments", plan_id=plan_id, valid_on=on)
+    taken = float(ra.loc[ra["territory_id"] == territory_id, "share"].sum())
+    free = round(1.0 - taken, 9)
+    if share is None:
+        share = free if free > 1e-9 else 1.0  # a full territory: the coverage check below says so
+    if not 0 < share <= 1:
+        raise BadInput(f"share {share:g} is not in (0, 1]", hint="give the share of the territory, e.g. 0.5")
+    if share > free + 1e-9:
+        raise BadInput(
+            f"{territory_id} is {taken:.0%} covered on {on}; a share of {share:g} would cover it {taken + share:.0%}",
+            hint=f"give --share {free:g} or less, or depart or reduce another rep first" if free > 0 else
+            "depart or reduce another rep first (plancast plan change depart REP --on DATE)")
+    row = pd.DataFrame([{c: None for c in KINDS["reps"].column_names}])
     row["rep_id"] = rep_id
     row["hire_date"] = pd.Timestamp(on)
     row["departure_date"] = pd.NaT
-    if ramp_months is not None:
-        row["ramp_months"] = ramp_months
-    if name is not None:
-        row["name"] = name
-    if row["role"].isna().all():
-        row["role"] = "AE"
-    ra = pd.DataFrame({"rep_id": [rep_id], "territory_id": [territory_id], "share": [float(share)],
-                       "valid_from": [pd.Timestamp(on)], "valid_to": [pd.NaT]})
+    row["ramp_months"] = ramp_months
+    row["name"] = name
+    row["role"] = "AE"
+    ra_new = pd.DataFrame({"rep_id": [rep_id], "territory_id": [territory_id], "share": [float(share)],
+                           "valid_from": [pd.Timestamp(on)], "valid_to": [pd.NaT]})
     # the rep row goes first (the assignment refers to it), in the same transaction
     return store.write("reps", row, source="plancast plan change hire", plan_id=plan_id, reason=reason,
-                       author=author, also=[("rep_assignments", ra)])
+                       author=author, also=[("rep_assignments", ra_new)])
 
 
 def move_accounts(store: Store, account_ids: list[str], territory_id: str, on: date, *,
@@ -112,7 +133,12 @@ def move_accounts(store: Store, account_ids: list[str], territory_id: str, on: d
         raise BadInput("no accounts to move", hint="name account ids, or --file with an account_id column")
     _known(store, "accounts", account_ids, "account", "import the accounts first or check the ids")
     _known(store, "territories", [territory_id], "territory", "import it first or check the id")
-    frame = pd.DataFrame({"account_id": account_ids, "territory_id": territory_id,
+    cur = store.plan_records("territory_assignments", plan_id=plan_id, valid_on=on)
+    there = set(cur.loc[(cur["territory_id"] == territory_id) & cur["valid_to"].isna(), "account_id"])
+    moving = [a for a in dict.fromkeys(account_ids) if a not in there]
+    if not moving:
+        raise BadInput(f"every account named is already in {territory_id} from {on}", hint="nothing to move")
+    frame = pd.DataFrame({"account_id": moving, "territory_id": territory_id,
                           "valid_from": pd.Timestamp(on), "valid_to": pd.NaT})
     return store.write("territory_assignments", frame, source="plancast plan change move", plan_id=plan_id,
                        reason=reason, author=author)
@@ -123,6 +149,20 @@ def adjust_quota(store: Store, entity_id: str, period: str, amount: float, *, en
                  author: str | None = None) -> WriteResult:
     """Set an override quota for ``entity`` in ``period`` from ``on`` (default: the whole period)."""
     reason = _need_reason(reason)
+    from ..kinds import ENTITY_TYPES
+
+    if entity_type not in ENTITY_TYPES:
+        raise BadInput(f"entity type {entity_type!r} is not one of {', '.join(ENTITY_TYPES)}",
+                       hint="use --entity-type rep, territory, region, segment or company")
+    if entity_type in ("rep", "territory"):
+        _known(store, f"{entity_type}s" if entity_type == "rep" else "territories", [entity_id], entity_type,
+               "check the id (plancast show reps / territories)")
+    elif entity_type in ("region", "segment"):
+        ids = set(store.read_table(entity_type)[f"{entity_type}_id"].astype(str))
+        if entity_id not in ids:
+            raise NotFound(f"unknown {entity_type}: {entity_id}", hint=f"known: {', '.join(sorted(ids)) or 'none'}")
+    elif entity_id != "company":
+        raise BadInput("the company's id is 'company'", hint="use --entity-type company company")
     periods = store.periods()
     if period not in periods:
         raise NotFound(f"period {period!r} does not exist", hint="known periods: " + ", ".join(sorted(periods)))
@@ -154,6 +194,7 @@ def change_assumptions(store: Store, territory_id: str, on: date, changes: Mappi
     bad = sorted(set(changes) - set(_ASSUMPTION_FIELDS))
     if bad:
         raise BadInput(f"unknown assumption {', '.join(bad)}", hint="change one of: " + ", ".join(_ASSUMPTION_FIELDS))
+    _known(store, "territories", [territory_id], "territory", "check the id (plancast show territories)")
     cur = store.plan_records("planning_assumptions", plan_id=plan_id, valid_on=on)
     cur = cur[cur["territory_id"] == territory_id]
     if not len(cur):
@@ -167,7 +208,7 @@ def change_assumptions(store: Store, territory_id: str, on: date, changes: Mappi
     row["valid_from"] = pd.Timestamp(on)
     from ..ingest import check_frame
 
-    problems = check_frame(KINDS["planning_assumptions"], row, source="plan change")
+    problems = check_frame(KINDS["planning_assumptions"], row, source="--set")
     if problems:
         raise BadInput("the changed assumptions are not valid", problems)
     return store.write("planning_assumptions", row, source="plancast plan change assumption", plan_id=plan_id,

@@ -45,6 +45,11 @@ def _severity(ratio: float) -> str:
     return "high" if ratio < 0.90 else "medium" if ratio < 0.97 else "low"
 
 
+def _n(x: float) -> str:
+    """An account count: whole when it is, else one decimal (pro-rated days)."""
+    return f"{x:.0f}" if abs(x - round(x)) < 0.05 else f"{x:.1f}"
+
+
 def _m(x: float) -> str:
     return f"${x / 1e6:,.2f}M" if abs(x) >= 1e6 else f"${x:,.0f}"
 
@@ -65,8 +70,9 @@ def check_plan(build: PlanBuild, *, target: float | None = None,
             "entity": r["territory_id"],
             "severity": _severity(ratio),
             "message": (
-                f"{label.iloc[i]}: {r['effective_accounts']:.0f} effective accounts of {r['planned_accounts']:.0f} "
-                f"planned ({r['assigned_accounts'] - r['effective_accounts']:.0f} unavailable) — capacity at most "
+                f"{label.iloc[i]}: {_n(r['effective_accounts'])} effective accounts of {_n(r['planned_accounts'])} "
+                f"planned ({_n(r['assigned_accounts'])} assigned, "
+                f"{_n(r['assigned_accounts'] - r['effective_accounts'])} unavailable) — capacity at most "
                 f"{ratio:.1%} of plan ({_m(r['effective_capacity'])} of {_m(r['plan_capacity'])}) in "
                 f"{build.period}; resize the territory or lower its quota"
             ),
@@ -79,6 +85,17 @@ def check_plan(build: PlanBuild, *, target: float | None = None,
                 "effective_capacity": round(float(r["effective_capacity"]), 2),
                 "period": build.period,
             },
+        })
+
+    # ---------------------------------------------------------------- over-covered territories
+    over = t["coverage"] > 1.0 + 1e-6
+    for i in np.flatnonzero(over.to_numpy()):
+        r = t.iloc[i]
+        flags.append({
+            "kind": "over_covered", "entity": r["territory_id"], "severity": "high",
+            "message": (f"{label.iloc[i]}: reps' shares cover {r['coverage']:.0%} of the territory on average in "
+                        f"{build.period}; capacity counts the accounts once — fix the rep shares"),
+            "evidence": {"coverage": round(float(r["coverage"]), 6)},
         })
 
     # ---------------------------------------------------------------- headcount gap
@@ -101,7 +118,8 @@ def check_plan(build: PlanBuild, *, target: float | None = None,
             "entity": "company",
             "severity": "high" if total_quota_capacity < 0.9 * target else "medium",
             "message": (f"target {_m(target)} exceeds quota capacity {_m(total_quota_capacity)} by "
-                        f"{_m(target - total_quota_capacity)} — about {missing:.1f} fully ramped reps missing"),
+                        f"{_m(target - total_quota_capacity)} — the output of about {missing:.1f} fully ramped reps "
+                        "(with the accounts to keep them busy)"),
             "evidence": {"target": target, "target_source": source, "quota_capacity": round(total_quota_capacity, 2),
                          "gap": round(target - total_quota_capacity, 2),
                          "fully_ramped_rep_quota": None if np.isnan(per_rep) else round(float(per_rep), 2),

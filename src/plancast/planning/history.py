@@ -62,12 +62,31 @@ def diff(store: Store, a: str, b: str, *, plan_id: str = DEFAULT_PLAN) -> dict[s
         if len(added) or len(removed):
             out["changes"][kind] = {"added": added, "removed": removed}
     out["accounts_moved"] = _moves(store, ta, tb, plan_id)
+    out["rep_changes"] = _added(out, "rep_assignments", ["rep_id", "territory_id", "share"])
+    out["exclusions_added"] = _added(out, "account_exclusions", ["account_id", "reason"])
+    v = store.plan_versions(plan_id)
+    out["versions"] = v[(v["recorded_at"] > ta) & (v["recorded_at"] <= tb)][
+        ["version_id", "recorded_at", "author", "reason", "source"]].reset_index(drop=True)
     out["quota_changes"] = _value_changes(store, "quotas", ["amount", "basis"], ta, tb, plan_id)
     out["assumption_changes"] = _value_changes(
         store, "planning_assumptions",
         ["planned_accounts", "opp_rate", "win_rate", "asp", "cycle_days", "coverage_ratio", "uplift", "ramp"],
         ta, tb, plan_id)
     return out
+
+
+def _added(d: dict[str, Any], kind: str, cols: list[str]) -> pd.DataFrame:
+    """Records of ``kind`` new in B (not restatements of A's), with ENDED for retractions."""
+    ch = d["changes"].get(kind)
+    if ch is None:
+        return pd.DataFrame(columns=["change", *cols, "valid_from", "valid_to"])
+    added, removed = ch["added"], ch["removed"]
+    # a restatement repeats a removed record's values over part of its interval: not a change
+    same = added.merge(removed[[*cols]].drop_duplicates(), on=cols, how="left", indicator=True)
+    keep = (same["_merge"] == "left_only").to_numpy() | added["retracted"].astype(bool).to_numpy()
+    out = added[keep][[*cols, "valid_from", "valid_to", "retracted"]].copy()
+    out.insert(0, "change", pd.Series(out["retracted"].astype(bool)).map({True: "ended", False: "started"}).to_numpy())
+    return out.drop(columns="retracted").sort_values([cols[0], "valid_from"]).reset_index(drop=True)
 
 
 def _moves(store: Store, ta: datetime, tb: datetime, plan_id: str) -> pd.DataFrame:

@@ -10,8 +10,11 @@ own record). The part of a day's quota is its *weight*:
   is spread equally over its three months and each month's over its days — so a
   rep starting on 1 March carries ``0.2 × 1/3 + 0.2 + 0.2 + 0.4 = 86.67 %``.
 
-A rep who leaves stops carrying quota on the departure day; the rest of the
-period's quota goes to the territory's *open seat* (``rep_id`` ``(open)``).
+A rep whose assignment ends (a departure) stops carrying quota that day; the
+rest of the period's quota goes to the territory's *open seat* (``rep_id``
+``(open)``). Quotas with basis ``derived`` (from ``plan build``) already are
+what the rep carries — the capacity model counted presence, ramp and open seats
+— so they are only spread over the rep's territories, never cut again.
 Amounts are rounded to cents per rep record by largest remainder, so a rep's
 pieces add up to what the rep carries.
 """
@@ -77,39 +80,39 @@ def carried_quota(
     q = q.assign(qid=np.arange(len(q)), qa=idx(q["valid_from"], 0), qb=idx(q["valid_to"], L))
     ra = rep_assignments.assign(a=idx(rep_assignments["valid_from"], 0), b=idx(rep_assignments["valid_to"], L))
     rp = reps.set_index("rep_id")
-    x = q.merge(ra[["rep_id", "territory_id", "share", "a", "b"]], left_on="entity_id", right_on="rep_id", how="left")
+    # presence comes from the rep's (versioned) assignments; the hire date bounds it below
+    x = q.merge(ra[["rep_id", "territory_id", "share", "a", "b"]], left_on="entity_id", right_on="rep_id")
     hire = idx(rp["hire_date"].reindex(x["entity_id"]).reset_index(drop=True), 0)
-    leave = idx(rp["departure_date"].reindex(x["entity_id"]).reset_index(drop=True), L)
-    a = np.maximum.reduce([x["qa"].to_numpy(), np.nan_to_num(x["a"].to_numpy(dtype=np.float64), nan=0).astype(int),
-                           hire])
-    b = np.minimum.reduce([x["qb"].to_numpy(), np.nan_to_num(x["b"].to_numpy(dtype=np.float64), nan=L).astype(int),
-                           leave])
-    x = x.assign(pa=a, pb=b)
+    x = x.assign(pa=np.maximum.reduce([x["qa"].to_numpy(), x["a"].to_numpy(), hire]),
+                 pb=np.minimum(x["qb"].to_numpy(), x["b"].to_numpy()))
     x = x[x["pb"] > x["pa"]]
-    # a rep covering two territories on the same days splits by share
-    share = pd.to_numeric(x["share"]).fillna(1.0)
-    x = x.assign(share=share)
     pieces = pd.DataFrame({
         "qid": x["qid"], "rep_id": x["entity_id"], "territory_id": x["territory_id"],
-        "pa": x["pa"], "pb": x["pb"], "amount": x["amount"],
-        "weight": (cum[x["pb"]] - cum[x["pa"]]) * scale, "share": x["share"],
+        "pa": x["pa"], "pb": x["pb"], "amount": x["amount"], "basis": x.get("basis", "override"),
+        "weight": (cum[x["pb"]] - cum[x["pa"]]) * scale, "share": pd.to_numeric(x["share"]).fillna(1.0),
     })
-    # shares on overlapping pieces of one quota record: normalise by the rep's total share those days
+    # a rep covering two territories on the same days splits by share
     tot = pieces.groupby("qid")["share"].transform("sum")
     multi = pieces.groupby("qid")["territory_id"].transform("nunique") > 1
     pieces["weight"] = np.where(multi & (tot > 0), pieces["weight"] * pieces["share"] / tot * _overlap_fix(pieces),
                                 pieces["weight"])
-
-    # departed reps: the rest of each quota record goes to the territory's open seat
-    left = q.assign(leave=idx(rp["departure_date"].reindex(q["entity_id"]).reset_index(drop=True), L))
-    left = left[left["leave"] < left["qb"]]
-    last_t = ra.sort_values("a").groupby("rep_id")["territory_id"].last()
+    # the rest of a record after the rep's last assignment ends goes to that territory's open seat
+    last = pieces.sort_values("pb").groupby("qid").tail(1)
+    gap = last[last["pb"] < q.set_index("qid").loc[last["qid"], "qb"].to_numpy()]
+    qb = q.set_index("qid").loc[gap["qid"], "qb"].to_numpy()
     open_rows = pd.DataFrame({
-        "qid": left["qid"], "rep_id": OPEN, "territory_id": left["entity_id"].map(last_t),
-        "pa": np.maximum(left["leave"], left["qa"]), "pb": left["qb"], "amount": left["amount"],
-        "weight": (cum[left["qb"]] - cum[np.maximum(left["leave"], left["qa"])]) * scale, "share": 1.0,
+        "qid": gap["qid"], "rep_id": OPEN, "territory_id": gap["territory_id"], "pa": gap["pb"], "pb": qb,
+        "amount": gap["amount"], "basis": gap["basis"], "weight": (cum[qb] - cum[gap["pb"].to_numpy()]) * scale,
+        "share": 1.0,
     })
     pieces = pd.concat([pieces, open_rows], ignore_index=True)
+    # derived quotas already are what the rep carries (the capacity model counted presence
+    # and open seats): spread them over the rep's own pieces, nothing to an open seat
+    derived = (pieces["basis"] == "derived").to_numpy()
+    pieces = pieces[~(derived & (pieces["rep_id"] == OPEN).to_numpy())].reset_index(drop=True)
+    derived = (pieces["basis"] == "derived").to_numpy()
+    norm = pieces.groupby("qid")["weight"].transform("sum").to_numpy()
+    pieces["weight"] = np.where(derived, pieces["weight"] / np.where(norm > 0, norm, 1.0), pieces["weight"])
     raw = pieces["amount"] * pieces["weight"]
     pieces["carried"] = round_within_groups(raw.to_numpy(), pieces["qid"].to_numpy()) / 100.0
     pieces["valid_from"] = S + pd.to_timedelta(pieces["pa"], unit="D")

@@ -1,0 +1,1 @@
+"""Attainment forecasting: calibration from CRM history, simulation and backtests."""
