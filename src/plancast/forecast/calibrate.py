@@ -444,6 +444,8 @@ class Calibration:
         self._fit_sizes(inp, deals)
         self.n_deals_ = int(len(deals))
         self.n_closed_ = int(deals["closed"].sum())
+        #: every deal as known on as_of (closed, won, close_day, amount_asof, created, hierarchy ids)
+        self.deals_ = deals
         return self
 
     # ------------------------------------------------------------------ validation
