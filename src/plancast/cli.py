@@ -36,6 +36,8 @@ db_app = typer.Typer(help="The store itself: schema version and upgrades.", no_a
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(plan_app, name="plan")
 app.add_typer(db_app, name="db")
+forecast_app = typer.Typer(help="Attainment forecast: projection with intervals against quota and plan.")
+app.add_typer(forecast_app, name="forecast")
 
 def _console(stderr: bool = False) -> Console:
     """Rich console; when piped (not a terminal) it is 120 columns wide unless COLUMNS says otherwise."""
@@ -731,6 +733,86 @@ def db_upgrade() -> None:
     s = _store(upgrade=False)
     done = s.upgrade()
     out.print("already current" if not done else "applied: " + "; ".join(f"{m.version} {m.name}" for m in done))
+
+
+# ---------------------------------------------------------------- forecast
+@forecast_app.callback(invoke_without_command=True)
+def forecast_cmd(
+    ctx: typer.Context,
+    as_of: Annotated[datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Project as of this day.")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="A period id, e.g. 2026Q2 or FY2026.")] = None,
+    method: Annotated[str, typer.Option(help="fast (semi-analytic) or monte_carlo.")] = "fast",
+    sims: Annotated[int, typer.Option(help="Simulations for --method monte_carlo.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (reproducible runs).")] = 2026,
+    level: Annotated[str, typer.Option(help="Level to show: rep, territory, region, segment, company.")] = "region",
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    known_at: KnownAtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Project attainment for a period as of a day (stored as a forecast run)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if as_of is None or period is None:
+        raise BadInput("plancast forecast needs --as-of DATE and --period P",
+                       hint="e.g. plancast forecast --as-of 2026-05-15 --period 2026Q2")
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .forecast.run import project
+
+    store = _store(create=False)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                  transient=True, disable=as_json or not err.is_terminal) as progress:
+        progress.add_task(f"forecasting {period} as of {as_of:%Y-%m-%d}", total=None)
+        p = project(store, period, as_of.date(), plan_id=plan, known_at=known_at, method=method, sims=sims,
+                    seed=seed)
+    if as_json:
+        emit_json({"run_id": p.run_id, "period": period, "as_of": p.as_of, "method": method,
+                   "sigma_factor": p.sigma, "notes": p.notes, "rows": frame_records(p.results)})
+        return
+    r = p.results[p.results["level"] == level]
+    pct = lambda c: (r[c] / r["quota"] * 100).round(1)  # noqa: E731
+    view = pd.DataFrame({level: r["entity_id"], "quota": r["quota"], "won so far %": pct("closed_won"),
+                         "projected %": pct("mean"), "P10 %": pct("p10"), "P50 %": pct("p50"), "P90 %": pct("p90"),
+                         "plan expects %": pct("plan_expected"), "plan by now %": pct("plan_expected_to_date"),
+                         "P(quota)": r["prob_quota"].round(3)})
+    render_frame(view, title=f"{period} as of {as_of:%Y-%m-%d}: attainment of quota (run {p.run_id}, "
+                             f"shared factor sd {p.sigma:.2f})", money=("quota",))
+    for _, x in r.iterrows():
+        if x["quota"] > 0:
+            out.print(f"{x['entity_id']}: pipeline implies {x['mean'] / x['quota']:.0%} "
+                      f"(P10–P90 {x['p10'] / x['quota']:.0%}–{x['p90'] / x['quota']:.0%}) vs the "
+                      f"{x['plan_expected'] / x['quota']:.0%} the plan expected", soft_wrap=True)
+    for n in p.notes:
+        err.print(f"[yellow]note:[/] {escape(n)}", soft_wrap=True)
+
+
+@forecast_app.command("explain")
+def forecast_explain(
+    run: Annotated[int | None, typer.Option(help="Forecast run id (default: the latest).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The fitted parameters behind a stored forecast run."""
+    store = _store(create=False)
+    runs = store.forecast_runs()
+    if not len(runs):
+        raise NotFound("no forecast runs in the store", hint="run plancast forecast --as-of DATE --period P first")
+    row = runs.iloc[-1] if run is None else runs[runs["run_id"] == run].iloc[0] if (runs["run_id"] == run).any() \
+        else None
+    if row is None:
+        raise NotFound(f"there is no forecast run {run}", hint="runs: " + ", ".join(map(str, runs["run_id"])))
+    params = json.loads(row["params"] or "{}")
+    if as_json:
+        emit_json({"run_id": int(row["run_id"]), "as_of": row["as_of"], "period": row["period"],
+                   "method": row["method"], "params": params})
+        return
+    out.print(f"run {int(row['run_id'])}: {row['period']} as of {pd.Timestamp(row['as_of']):%Y-%m-%d}, "
+              f"{row['method']}; shared factor sd {params.get('sigma_factor', 0):.3f}; "
+              f"{params.get('open_deals', 0)} open deals, {params.get('window_days', 0)} days left")
+    cal = params.get("calibration", {})
+    for key in ("win_rate", "creation_rate", "deal_size"):
+        rows = cal.get(key) or []
+        if rows:
+            render_frame(pd.DataFrame(rows).head(40), title=key.replace("_", " "))
 
 
 # ---------------------------------------------------------------- demo

@@ -1,0 +1,267 @@
+"""A period's attainment projection as of a date, from the store, written back as a forecast run.
+
+Attainment = closed-won so far + open pipeline that closes won inside the
+period + pipeline not yet created that is created and won inside the period
+(docs/methodology.md §7). The steps:
+
+1. *Org and exposure as known on the as-of date*: reps → territories (largest
+   share) → regions → segments → company; available account-years per
+   territory from the planning engine (exclusions pro-rated by days).
+2. *Calibration* (:class:`~plancast.forecast.calibrate.Calibration`) on what was
+   known by the as-of date only.
+3. *Open deals*: P(closes won within the days left | stage, age), with the
+   rep's own win odds relative to the company (shrunk toward its territory).
+4. *New pipeline*: creation rate per available account-year × the rep's share
+   of its territory's available accounts over the rest of the period ×
+   ∫ P(a new deal closes won within the time left) — a Poisson count of deals
+   with the region's deal size.
+5. *Shared factor*: a region × quarter logit shift whose sd is fitted from past
+   quarters' won amounts against their deals' expectation.
+6. *Distribution* (:mod:`plancast.forecast.distribution`): ``fast`` (default) or
+   Monte Carlo; roll-ups from joint outcomes, never by adding percentiles.
+7. *Plan pacing* beside it: what the plan expected by the as-of date and in all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import BadInput
+from ..planning.build import period_bounds
+from ..planning.capacity import PeriodInputs, compute_capacity
+from ..store import DEFAULT_PLAN, Store
+from .calibrate import Calibration
+from .distribution import fast, forecast_inputs, monte_carlo
+from .pacing import plan_pacing
+
+LEVELS = ("rep", "territory", "region", "segment", "company")
+
+
+@dataclass
+class Projection:
+    period: str
+    as_of: date
+    results: pd.DataFrame
+    calibration: Calibration
+    sigma: float
+    method: str
+    run_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def entity(self, level: str, entity_id: str) -> pd.Series:
+        r = self.results
+        return r[(r["level"] == level) & (r["entity_id"] == entity_id)].iloc[0]
+
+
+def _org(store: Store, on: date, plan_id: str, known_at: datetime | None) -> pd.DataFrame:
+    ra = store.plan_records("rep_assignments", plan_id=plan_id, valid_on=on, known_at=known_at)
+    ra = ra.sort_values("share", ascending=False).drop_duplicates("rep_id")
+    t = store.read_table("territory").set_index("territory_id")
+    org = pd.DataFrame({"rep_id": ra["rep_id"].astype(str).to_numpy(),
+                        "territory_id": ra["territory_id"].astype(str).to_numpy(),
+                        "share": ra["share"].to_numpy(dtype=float)})
+    org["region_id"] = org["territory_id"].map(t["region_id"]).fillna("(no region)").astype(str)
+    org["segment_id"] = org["territory_id"].map(t["segment_id"]).fillna("(no segment)").astype(str)
+    return org
+
+
+def _exposure(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None) -> pd.DataFrame:
+    """Available account-years per territory over [start, end)."""
+    rec = lambda k: store.plan_records(k, plan_id=plan_id, during=(start, end), known_at=known_at)  # noqa: E731
+    inp = PeriodInputs(start=start, end=end, territories=store.read_table("territory")[["territory_id"]],
+                       assumptions=rec("planning_assumptions"), assignments=rec("territory_assignments"),
+                       exclusions=rec("account_exclusions"), rep_assignments=rec("rep_assignments").iloc[:0],
+                       reps=store.read_table("rep"))
+    t = compute_capacity(inp).territories
+    days = (pd.Timestamp(end) - pd.Timestamp(start)).days
+    return pd.DataFrame({"territory_id": t["territory_id"].astype(str),
+                         "account_years": t["effective_accounts"] * days / 365.0})
+
+
+def _factor_residuals(cal: Calibration, org: pd.DataFrame, before: date) -> pd.DataFrame:
+    """Per (region, quarter) of closed deals before ``before``: won amount vs the company win rate."""
+    d = cal.deals_
+    d = d[d["closed"].to_numpy() & (d["close_day"].to_numpy() < (pd.Timestamp(before) - pd.Timestamp(0)).days)]
+    if not len(d):
+        return pd.DataFrame(columns=["region_id", "period", "observed", "predicted"])
+    region = d["owner_id"].astype(str).map(org.set_index("rep_id")["region_id"]).fillna("(no region)")
+    quarter = pd.to_datetime(d["close_day"].to_numpy().astype("datetime64[D]")).to_period("Q").astype(str)
+    w = float(cal.win_rate("company", "company"))
+    a = d["amount_asof"].to_numpy(dtype=float)
+    f = pd.DataFrame({"region_id": region.to_numpy(), "period": np.asarray(quarter), "a": a, "a2": a * a,
+                      "won": np.where(d["won"].to_numpy(), a, 0.0)})
+    g = f.groupby(["region_id", "period"], as_index=False).agg(observed=("won", "sum"), s=("a", "sum"),
+                                                                s2=("a2", "sum"))
+    return pd.DataFrame({"region_id": g["region_id"], "period": g["period"], "observed": g["observed"],
+                         "predicted": w * g["s"], "predicted_var": w * (1 - w) * g["s2"], "p_win": w})
+
+
+def project(
+    store: Store,
+    period: str,
+    as_of: date,
+    *,
+    plan_id: str = DEFAULT_PLAN,
+    known_at: datetime | None = None,
+    method: str = "fast",
+    sims: int = 10_000,
+    seed: int = 2026,
+    write: bool = True,
+) -> Projection:
+    start, end = period_bounds(store, period)
+    if not start <= as_of < end:
+        raise BadInput(f"--as-of {as_of} is outside {period} ({start} – {end}, end exclusive)",
+                       hint="give a day inside the period")
+    if method not in ("fast", "monte_carlo"):
+        raise BadInput(f"method {method!r} is not fast or monte_carlo", hint="use --method fast or monte_carlo")
+    notes: list[str] = []
+    org = _org(store, as_of, plan_id, known_at)
+    opps = store.read_table("opportunity")
+    hist = store.read_table("opportunity_history")
+    stages = store.read_table("stage")[["stage", "is_closed", "is_won"]]
+    since = pd.to_datetime(opps["created_date"]).min().date() if len(opps) else as_of
+    exposure = _exposure(store, since, as_of + timedelta(days=1), plan_id, known_at)
+    cal = Calibration().fit(opps, hist, as_of=as_of, accounts_available=exposure,
+                            org=org[["rep_id", "territory_id", "region_id"]], stages=stages)
+    res = _factor_residuals(cal, org, start)
+    sigma = 0.0
+    if len(res) >= 4:
+        cal.fit_factor(res)
+        sigma = float(cal.sigma_factor_ or 0.0)
+    else:
+        notes.append("fewer than 4 past region-quarters: no shared factor fitted (intervals may be too narrow)")
+
+    # hierarchy indices: rep -> territory -> region -> segment -> company
+    reps = org.reset_index(drop=True)
+    terr = pd.Index(reps["territory_id"].unique())
+    t_region = reps.drop_duplicates("territory_id").set_index("territory_id")["region_id"].reindex(terr)
+    regions = pd.Index(t_region.unique())
+    r_segment = reps.drop_duplicates("region_id").set_index("region_id")["segment_id"].reindex(regions)
+    segments = pd.Index(r_segment.unique())
+    parents = [terr.get_indexer(reps["territory_id"]), regions.get_indexer(t_region.to_numpy()),
+               segments.get_indexer(r_segment.to_numpy()), np.zeros(len(segments), dtype=np.int64)]
+    rep_index = pd.Index(reps["rep_id"])
+    as_day = (pd.Timestamp(as_of) - pd.Timestamp(0)).days
+    start_day = (pd.Timestamp(start) - pd.Timestamp(0)).days
+    window = (pd.Timestamp(end) - pd.Timestamp(as_of)).days - 1  # closes on the days after as_of
+
+    # closed-won so far in the period
+    d = cal.deals_
+    won = d[d["won"].to_numpy() & (d["close_day"].to_numpy() >= start_day) & (d["close_day"].to_numpy() <= as_day)]
+    closed = won.groupby(won["owner_id"].astype(str))["amount_asof"].sum().reindex(rep_index).fillna(0.0)
+    lost_owner = set(won["owner_id"].astype(str)) - set(rep_index)
+    if lost_owner:
+        notes.append(f"closed-won deals of {len(lost_owner)} owner(s) not on the plan on {as_of} are left out")
+
+    # open deals on as_of, with the rep's odds relative to the company
+    snaps = cal.snapshots_
+    now = snaps[snaps["snapshot_day"].to_numpy() == as_day]
+    owner = d["owner_id"].astype(str).to_numpy()[now["deal"].to_numpy()]
+    keep = rep_index.get_indexer(owner) >= 0
+    now = now[keep]
+    owner = owner[keep]
+    p_base = np.asarray(cal.p_win_within_age(now["stage"].to_numpy(), now["age_days"].to_numpy(), window),
+                        dtype=float)
+    company_w = float(cal.win_rate("company", "company"))
+    rep_w = np.asarray(cal.win_rate("rep", owner), dtype=float)
+    odds = p_base / np.clip(1 - p_base, 1e-12, None) * (rep_w / (1 - rep_w)) / (company_w / (1 - company_w))
+    p = np.where(p_base <= 0, 0.0, np.where(p_base >= 1, 1.0, odds / (1 + odds)))
+    amount = d["amount_asof"].to_numpy(dtype=float)[now["deal"].to_numpy()]
+    ok = np.isfinite(amount) & (amount > 0)
+    if (~ok).any():
+        notes.append(f"{int((~ok).sum())} open deals without an amount are left out")
+    rep_of_deal = rep_index.get_indexer(owner)
+    rep_region = regions.get_indexer(reps["region_id"])
+    deals = pd.DataFrame({"rep": rep_of_deal[ok], "amount": amount[ok], "p": p[ok],
+                          "group": rep_region[rep_of_deal[ok]]})
+
+    # new pipeline: created and won before the period ends
+    rest = _exposure(store, as_of + timedelta(days=1), end, plan_id, known_at).set_index("territory_id")
+    rest_days = max((pd.Timestamp(end) - pd.Timestamp(as_of)).days - 1, 0)
+    avail = rest["account_years"].reindex(reps["territory_id"]).fillna(0.0).to_numpy() * 365.0 / max(rest_days, 1)
+    rate = np.asarray(cal.creation_rate("territory", reps["territory_id"].to_numpy()), dtype=float)
+    rep_rate = np.asarray(cal.win_rate("rep", reps["rep_id"].to_numpy()), dtype=float)
+    u = np.arange(rest_days)
+    pnew = np.asarray(cal.p_new_win_within(np.maximum(window - u, 0)[None, :], win_rate=rep_rate[:, None]),
+                      dtype=float)
+    lam = rate * avail * reps["share"].to_numpy() * pnew.sum(axis=1) / 365.0
+    sizes = cal.deal_size_.set_index(["level", "group"])
+    size_mean = sizes["mean"].reindex(pd.MultiIndex.from_arrays([np.full(len(reps), "region"), reps["region_id"]]))
+    size_sd = sizes["sd"].reindex(pd.MultiIndex.from_arrays([np.full(len(reps), "region"), reps["region_id"]]))
+    c_mean, c_sd = float(sizes.loc[("company", "company"), "mean"]), float(sizes.loc[("company", "company"), "sd"])
+    rep_frame = pd.DataFrame({"lam": lam, "size_mean": size_mean.fillna(c_mean).to_numpy(),
+                              "size_sd": size_sd.fillna(c_sd).to_numpy(), "closed": closed.to_numpy(),
+                              "group": rep_region})
+
+    # quotas of the period, time-weighted over the records in force in it
+    q = store.plan_records("quotas", plan_id=plan_id, during=(start, end), known_at=known_at)
+    q = q[q["period"] == period]
+    days = (pd.Timestamp(end) - pd.Timestamp(start)).days
+    q_from = q["valid_from"].clip(lower=pd.Timestamp(start))
+    q_to = q["valid_to"].fillna(pd.Timestamp(end)).clip(upper=pd.Timestamp(end))
+    q = q.assign(w=(q_to - q_from).dt.days / days)
+    q_amt = (q["amount"] * q["w"]).groupby([q["entity_type"], q["entity_id"].astype(str)]).sum()
+    ids = {"rep": rep_index, "territory": terr, "region": regions, "segment": segments,
+           "company": pd.Index(["company"])}
+
+    def quota_of(level: str) -> np.ndarray:
+        s = q_amt[level] if level in q_amt.index.get_level_values(0) else pd.Series(dtype=float)
+        return s.reindex(ids[level]).to_numpy(dtype=float)
+
+    quota = {lvl: quota_of(lvl) for lvl in LEVELS}
+    # levels without their own quota records: the sum of the reps' quotas below them
+    rep_q = np.nan_to_num(quota["rep"])
+    rolled = [rep_q]
+    for k, par in enumerate(parents):
+        rolled.append(np.bincount(par, weights=rolled[-1], minlength=len(ids[LEVELS[k + 1]])))
+    for k, lvl in enumerate(LEVELS[1:], start=1):
+        quota[lvl] = np.where(np.isnan(quota[lvl]), rolled[k], quota[lvl])
+
+    inputs = forecast_inputs(deals, rep_frame, parents, sigma=sigma, levels=LEVELS,
+                             quota=[quota[lvl] for lvl in LEVELS])
+    if method == "fast":
+        frame = fast(inputs, seed=seed)
+    else:
+        frame = monte_carlo(inputs, sims=sims, rng=np.random.default_rng(seed))
+
+    # ids, closed so far and plan pacing beside the projection
+    frame = frame.copy()
+    frame["level"] = frame["level"].astype(str)
+    frame["entity_id"] = [str(ids[lv][e]) for lv, e in zip(frame["level"], frame["entity"], strict=True)]
+    closed_by = [rolled_closed := closed.to_numpy()]
+    for k, par in enumerate(parents):
+        rolled_closed = np.bincount(par, weights=rolled_closed, minlength=len(ids[LEVELS[k + 1]]))
+        closed_by.append(rolled_closed)
+    asm = store.plan_records("planning_assumptions", plan_id=plan_id, during=(start, end), known_at=known_at)
+    ra_all = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
+    _, pace = plan_pacing(asm, ra_all, start, end, as_of)
+    pace_rep = pace.groupby("rep_id")[["plan_expected_to_date", "plan_expected"]].sum().reindex(rep_index).fillna(0)
+    pace_by = [pace_rep.to_numpy()]
+    for k, par in enumerate(parents):
+        prev = pace_by[-1]
+        pace_by.append(np.stack([np.bincount(par, weights=prev[:, j], minlength=len(ids[LEVELS[k + 1]]))
+                                 for j in range(2)], axis=1))
+    lvl_k = frame["level"].map({lv: i for i, lv in enumerate(LEVELS)}).to_numpy()
+    ent = frame["entity"].to_numpy()
+    frame["closed_won"] = [closed_by[k][e] for k, e in zip(lvl_k, ent, strict=True)]
+    frame["plan_expected_to_date"] = [pace_by[k][e, 0] for k, e in zip(lvl_k, ent, strict=True)]
+    frame["plan_expected"] = [pace_by[k][e, 1] for k, e in zip(lvl_k, ent, strict=True)]
+    results = frame.rename(columns={"p_reach": "prob_quota"})[
+        ["level", "entity_id", "quota", "closed_won", "mean", "p10", "p50", "p90", "prob_quota",
+         "plan_expected_to_date", "plan_expected"]].reset_index(drop=True)
+    proj = Projection(period=period, as_of=as_of, results=results, calibration=cal, sigma=sigma, method=method,
+                      notes=notes)
+    if write:
+        params = {"sigma_factor": sigma, "window_days": window, "open_deals": int(len(deals)),
+                  "calibration": cal.to_dict()}
+        proj.run_id = store.write_forecast(
+            {"as_of": as_of, "period": period, "method": method, "simulations": sims if method != "fast" else None,
+             "seed": seed, "plan_id": plan_id, "known_at": known_at, "params": json.dumps(params, default=str)},
+            results)
+    return proj

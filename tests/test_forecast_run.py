@@ -1,0 +1,53 @@
+"""The projection on the worked scenario, on both engines (work in progress for issue 4)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from plancast.forecast.run import project
+from plancast.scenario import load_demo
+
+
+@pytest.fixture
+def demo_store(store):
+    load_demo(store)
+    return store
+
+
+def test_west_projects_below_plan_and_rolls_up(demo_store):
+    p = project(demo_store, "FY2026", date(2026, 5, 15))
+    r = p.results.set_index(["level", "entity_id"])
+    pct = (r["mean"] / r["quota"])
+    # true expectation: West 85% x 140/180 x 0.9 = 59.5%, East/Central 85%; a year's won amount
+    # for ten reps has sd ~ 12-15 points of quota, so the bands are about two sd wide
+    assert 0.45 < pct[("region", "West")] < 0.72
+    assert 0.70 < pct[("region", "East")] < 1.00 and 0.70 < pct[("region", "Central")] < 1.00
+    assert pct[("region", "West")] < min(pct[("region", "East")], pct[("region", "Central")]) - 0.1
+    # quantiles are ordered and probabilities are probabilities
+    assert (r["p10"] <= r["p50"]).all() and (r["p50"] <= r["p90"]).all()
+    assert r["prob_quota"].between(0, 1).all()
+    # means add up the hierarchy; P10s do not (roll-ups come from joint outcomes)
+    reps = p.results[p.results["level"] == "rep"]
+    west = reps[reps["entity_id"].str.startswith("W")]
+    assert r.loc[("region", "West"), "mean"] == pytest.approx(west["mean"].sum(), rel=1e-6)
+    assert r.loc[("region", "West"), "p10"] > west["p10"].sum()
+    company = r.loc[("company", "company")]
+    assert company["mean"] == pytest.approx(r.xs("region")["mean"].sum(), rel=1e-6)
+    # the plan expected 85% of quota everywhere, and pro rata by the as-of date
+    assert (r.xs("region")["plan_expected"] / r.xs("region")["quota"]).to_numpy() == pytest.approx(
+        np.full(3, 0.85), abs=1e-6)
+    assert r.loc[("region", "East"), "plan_expected_to_date"] == pytest.approx(4_200_000 * 135 / 365, rel=1e-9)
+    # stored as a run
+    runs = demo_store.forecast_runs()
+    assert len(runs) == 1 and runs["period"].item() == "FY2026"
+    assert len(demo_store.forecast_results(int(runs["run_id"].item()))) == len(p.results)
+
+
+def test_as_of_outside_the_period_is_refused(demo_store):
+    from plancast.errors import BadInput
+
+    with pytest.raises(BadInput, match="--as-of 2027-02-01 is outside FY2026"):
+        project(demo_store, "FY2026", date(2027, 2, 1), write=False)
