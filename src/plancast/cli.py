@@ -381,8 +381,9 @@ def plan_allocate(
                    "written": written.to_dict() if written else None})
         return
     show = frame[frame["level"] != "rep"][["level", "entity_id", "weight", "amount", "pinned"]]
-    render_frame(show, title=f"{period}: {target} allocated by {'weights' if weights else 'capacity'} "
-                             f"(reps: plancast plan show --period {period} --level rep)", money=("amount",))
+    render_frame(show, title=f"{period}: ${float(target):,.2f} allocated by {'weights' if weights else 'capacity'}",
+                 money=("amount",))
+    out.print(f"reps' amounts: --json, or after writing: plancast plan show --period {period} --level rep")
     if written is not None:
         _say_written(written, False)
     else:
@@ -813,6 +814,31 @@ def forecast_explain(
         rows = cal.get(key) or []
         if rows:
             render_frame(pd.DataFrame(rows).head(40), title=key.replace("_", " "))
+
+
+@app.command("backtest")
+def backtest_cmd(
+    periods: Annotated[str, typer.Option("--periods", help="Finished periods, comma-separated, e.g. 2025Q3,2025Q4.")],
+    step_days: Annotated[int, typer.Option(help="Days between replayed as-of dates.")] = 7,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay the forecast as of past dates; error, bias and P10–P90 coverage per level, beside the
+    stage-weighted pipeline."""
+    from rich.progress import Progress
+
+    from .forecast.backtest import backtest
+
+    store = _store(create=False)
+    with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
+        task = progress.add_task("backtest", total=None)
+        detail, summary = backtest(store, [p.strip() for p in periods.split(",") if p.strip()], step_days=step_days,
+                                   plan_id=plan, step=lambda m, i, n: progress.update(task, description=m,
+                                                                                     completed=i, total=n))
+    if as_json:
+        emit_json({"summary": frame_records(summary), "detail": frame_records(detail)})
+        return
+    render_frame(summary, title=f"backtest {periods} every {step_days} days")
 
 
 # ---------------------------------------------------------------- demo
