@@ -51,3 +51,25 @@ def test_as_of_outside_the_period_is_refused(demo_store):
 
     with pytest.raises(BadInput, match="--as-of 2027-02-01 is outside FY2026"):
         project(demo_store, "FY2026", date(2027, 2, 1), write=False)
+
+
+def test_backtest_scores_both_methods(demo_store):
+    from plancast.forecast.backtest import backtest
+
+    detail, summary = backtest(demo_store, ["2025Q4"], step_days=42)
+    assert set(summary["method"]) == {"plancast", "stage_weighted"}
+    assert set(summary["level"]) == {"rep", "region", "company"}
+    company = detail[detail["level"] == "company"]
+    # the actual is the same on every date: what closed won in 2025Q4, independently summed
+    o = demo_store.read_table("opportunity")
+    won = o[o["is_won"].astype(bool) & (o["close_date"] >= "2025-10-01") & (o["close_date"] < "2026-01-01")]
+    assert company["actual"].to_numpy() == pytest.approx(won["amount"].sum())
+    assert summary["coverage_p10_p90"].dropna().between(0, 1).all()
+
+
+def test_backtest_needs_finished_periods(demo_store):
+    from plancast.errors import BadInput
+    from plancast.forecast.backtest import backtest
+
+    with pytest.raises(BadInput, match="2026Q3 has not ended in the data"):
+        backtest(demo_store, ["2026Q3"])

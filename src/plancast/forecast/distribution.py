@@ -57,15 +57,19 @@ through one standard-normal coordinate ``u`` per group (``W_g = s_g·u``);
 conditional cumulants are tabulated on a uniform grid of ``u`` (41 points,
 spacing 1/3, |u| ≤ 6⅔), which is also the quadrature: the trapezoidal rule on
 a uniform grid is spectrally accurate for smooth integrands against the
-normal density. Per entity, by its shape:
+normal density (with r = conditional sd / the factor's effect on the mean, the
+error is about exp(−2π² r²/((1 + r²)Δu²)): spacing 1/3 serves r ≥ 0.3, and
+entities with r ≥ 1 (≥ 2) use every 2nd (3rd) node). Per entity, by its shape:
 
 ``lattice`` (at most ``lattice_max_deals`` open deals): exact distribution on
-    an amount grid of ``lattice_points`` points, per factor node: deal amounts
-    split between the two neighbouring grid points so the mean is kept, the
-    product of the deals' discrete Fourier transforms times the compound
-    Poisson's ``exp(lam'(G − 1))``, one inverse FFT; the mixture over factor
-    nodes is a weighted sum of CDFs, inverted on the grid. Exact in the limit
-    of a fine grid.
+    an amount grid spanning [0, an amount exceeded with probability < 1e-8]
+    with a step ≤ 1e-3 of the entity's scale (``lattice_points`` … 65,536
+    points), per factor node: deal amounts split between the two neighbouring
+    grid points so the mean is kept, the product of the deals' discrete
+    Fourier transforms times the compound Poisson's ``exp(lam'(G − 1))`` (G:
+    the transform of the Gamma size distribution discretised on the grid), one
+    inverse FFT; the mixture over factor nodes is a weighted sum of CDFs,
+    inverted on the grid. Exact in the limit of a fine grid.
 ``hybrid`` (many deals, factor not dominant): the up to ``big_deals`` largest
     deals with amount ≥ ``big_deal_sd`` × the entity's conditional sd are
     enumerated exactly (2^m combinations); the rest (the bulk, with the new
@@ -77,10 +81,12 @@ normal density. Per entity, by its shape:
     where ``u*`` solves ``x_ζ(u) = x`` for the conditional (Cornish–Fisher)
     quantile at level ``Φ(ζ)``; smooth in ζ exactly when the u-integral is not.
 ``multi`` (deals in several factor groups — usually only the company): the
-    factor is multi-dimensional; ``factor_points`` antithetic normal draws of
-    ``(Z_0, Z_g)``; at each, the conditional cumulants are the sum of the
-    groups' tabulated cumulants (interpolated), Edgeworth per point, mixture by
-    averaging. Mean and sd exact by nested quadrature.
+    factor is multi-dimensional; antithetic normal draws of ``(Z_0, Z_g)``
+    (``factor_points``, fewer — at least 1,024 — when many entities are
+    multi); at each, the conditional cumulants are the sum of the groups'
+    tabulated cumulants (cubic interpolation in u) and the conditional is the
+    ``hybrid`` one (with up to 6 deals enumerated when the entity has few);
+    mixture by averaging. Mean and sd exact by nested quadrature.
 ``const``: no open deals and no new pipeline: the closed amount.
 
 Entities are the integers ``0..n-1`` of each level; names belong to the caller.
@@ -234,7 +240,8 @@ def _gammainc(a: np.ndarray, x: np.ndarray, iters: int = 400) -> np.ndarray:
     if not pos.any():
         return out
     aa, xx = a[pos], x[pos]
-    lead = np.exp(np.clip(aa * np.log(xx) - xx - _lgamma(aa), -745.0, 700.0))
+    ua, inv = np.unique(aa, return_inverse=True)
+    lead = np.exp(np.clip(aa * np.log(xx) - xx - _lgamma(ua)[inv], -745.0, 700.0))
     ser = xx < aa + 1.0
     res = np.empty(aa.shape)
     if ser.any():
@@ -903,34 +910,41 @@ def _top_deals(inputs: ForecastInputs, live: np.ndarray, m: int) -> list[np.ndar
 
 
 # ----------------------------------------------------------------------------- fast: solvers
-def _solve(cdf_pdf: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], q: np.ndarray, x0: np.ndarray,
-           scale: np.ndarray, iters: int = 80) -> np.ndarray:
-    """Vectorised safeguarded Newton for ``F(x) = q``; ``x0``, ``q``, ``scale``: (E, Q)."""
-    lo = x0 - 4.0 * scale
-    hi = x0 + 4.0 * scale
-    for _ in range(60):  # widen the bracket until F(lo) < q ≤ F(hi)
-        Flo, _ = cdf_pdf(lo)
-        Fhi, _ = cdf_pdf(hi)
-        bad_lo = Flo >= q
-        bad_hi = Fhi < q
-        if not (bad_lo.any() or bad_hi.any()):
-            break
-        lo = np.where(bad_lo, lo - 2.0 * (hi - lo), lo)
-        hi = np.where(bad_hi, hi + 2.0 * (hi - lo), hi)
-    x = np.clip(x0, lo, hi)
-    tol = 1e-9 * scale
-    for _ in range(iters):
-        F, f = cdf_pdf(x)
-        below = F < q
-        lo = np.where(below, x, lo)
-        hi = np.where(below, hi, x)
+def _solve(cdf_pdf: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], q: np.ndarray,
+           x0: np.ndarray, scale: np.ndarray, tol: float = 1e-7, iters: int = 100) -> np.ndarray:
+    """Vectorised safeguarded Newton for ``F(x) = q``; ``x0``, ``q``, ``scale``: (E, Q).
+
+    ``cdf_pdf(x, rows)`` evaluates F and its density for the entities ``rows``
+    (x: (len(rows), Q)); only entities not yet converged are evaluated. The
+    bracket [lo, hi] starts unbounded and closes as F is seen below/above q;
+    a Newton step leaving it is replaced by bisection (or, while one side is
+    still open, by a step of growing size towards it).
+    """
+    x = x0.astype(float).copy()
+    lo = np.full(x.shape, -np.inf)
+    hi = np.full(x.shape, np.inf)
+    active = np.arange(len(x))
+    for it in range(iters):
+        xa, qa, sa = x[active], q[active], scale[active]
+        F, f = cdf_pdf(xa, active)
+        below = F < qa
+        lo_a = np.where(below, xa, lo[active])
+        hi_a = np.where(below, hi[active], xa)
         ok = f > 1e-300
-        xn = x - (F - q) / np.where(ok, f, 1.0)
-        bad = ~ok | ~np.isfinite(xn) | (xn <= lo) | (xn >= hi)
-        xn = np.where(bad, 0.5 * (lo + hi), xn)
-        done = (np.abs(xn - x) <= tol) | (hi - lo <= tol)
-        x = xn
-        if done.all():
+        xn = xa - (F - qa) / np.where(ok, f, 1.0)
+        fine = ok & np.isfinite(xn)
+        small = fine & (np.abs(xn - xa) <= tol * sa)  # converged: the Newton step is negligible
+        inside = fine & (xn > lo_a) & (xn < hi_a)
+        exact = np.abs(F - qa) <= 1e-13
+        both = np.isfinite(lo_a) & np.isfinite(hi_a)
+        jump = sa * 2.0 ** min(it, 40)
+        fix = np.where(both, 0.5 * (lo_a + hi_a), np.where(below, xa + jump, xa - jump))
+        xn = np.where(exact, xa, np.where(inside | small, xn, fix))
+        done = exact | small | (both & (hi_a - lo_a <= tol * sa))
+        x[active], lo[active], hi[active] = xn, lo_a, hi_a
+        keep = ~done.all(axis=1)
+        active = active[keep]
+        if not len(active):
             break
     return x
 
@@ -984,10 +998,12 @@ def _hybrid(tot: np.ndarray, big_w: np.ndarray, w: np.ndarray, closed: np.ndarra
     g24 = g2[:, None, :, None]
     Pw = P[:, None]
 
-    def cdf_pdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = (x[:, :, None, None] - base[:, None]) / s4
-        F, f = _edgeworth(z, g14, g24)
-        return (F * Pw).sum((2, 3)), (f / s4 * Pw).sum((2, 3))
+    def cdf_pdf(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        sr = s4[rows]
+        z = (x[:, :, None, None] - base[rows][:, None]) / sr
+        F, f = _edgeworth(z, g14[rows], g24[rows])
+        Pr = Pw[rows]
+        return (F * Pr).sum((2, 3)), (f / sr * Pr).sum((2, 3))
 
     return _finish(cdf_pdf, tot, w, closed, qs, quota)
 
@@ -1001,10 +1017,10 @@ def _finish(cdf_pdf: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], tot:
     scale = np.maximum(sd, 1e-12 * (np.abs(M1) + 1))[:, None] * np.ones((1, len(qs)))
     x = _solve(cdf_pdf, np.broadcast_to(qs, x0.shape), x0, scale)
     reach = np.full(len(closed), np.nan)
-    has = ~np.isnan(quota)
-    if has.any():
-        F, _ = cdf_pdf(np.where(has, quota, 0.0)[:, None])
-        reach = np.where(has, 1.0 - F[:, 0], np.nan)
+    has = np.flatnonzero(~np.isnan(quota))
+    if len(has):
+        F, _ = cdf_pdf(quota[has][:, None], has)
+        reach[has] = 1.0 - F[:, 0]
     return x, reach
 
 
@@ -1022,9 +1038,10 @@ def _sharp(tot: np.ndarray, closed: np.ndarray, qs: np.ndarray, quota: np.ndarra
     nF = len(fine_u)
     du = fine_u[1] - fine_u[0]
 
-    def cdf_pdf(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def cdf_pdf(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Q = x.shape[1]
-        tab = xt[:, None, :, :]  # (E, 1, Z, F)
+        E = len(rows)
+        tab = xt[rows][:, None, :, :]  # (E, 1, Z, F)
         xx = x[:, :, None, None]  # (E, Q, 1, 1)
         lo = np.zeros((E, Q, len(zeta)), dtype=np.intp)
         hi = np.full((E, Q, len(zeta)), nF - 1, dtype=np.intp)
@@ -1058,6 +1075,8 @@ def _np_tail(lam_max: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarra
 
     ``lam_max``, ``mean``, ``sd``: (B, r) per component (rate at the highest factor node).
     """
+    if lam_max.shape[1] == 0:
+        return np.zeros(len(lam_max))
     theta = np.where(sd > 0, sd * sd / np.where(mean > 0, mean, 1.0), 0.0)
     shape = np.where(sd > 0, (mean / np.where(sd > 0, sd, 1.0)) ** 2, np.inf)
     # t on a grid below the smallest Gamma rate (or scaled by the largest constant size)
@@ -1074,7 +1093,7 @@ def _np_tail(lam_max: np.ndarray, mean: np.ndarray, sd: np.ndarray) -> np.ndarra
             gam = lam_max * ((1.0 - theta * tt) ** np.where(np.isfinite(shape), -shape, 0.0) - 1.0)
             const = lam_max * np.expm1(np.minimum(tt * mean, 700.0))
         K = np.where(on, np.where(np.isfinite(shape), gam, const), 0.0).sum(axis=1)
-        best = np.minimum(best, (K + 23.1) / np.maximum(t, 1e-300))
+        best = np.minimum(best, (K + 18.5) / np.maximum(t, 1e-300))
     return np.where(on.any(axis=1), best, 0.0)
 
 
@@ -1105,10 +1124,26 @@ def _size_pmf(mean: np.ndarray, sd: np.ndarray, h: np.ndarray, M: int) -> np.nda
     return out
 
 
+def _lattice_span(inputs: ForecastInputs, deals: np.ndarray, np_reps: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per entity: an amount its uncertain part exceeds with probability < 1e-8 (the grid's span)."""
+    has_d = deals >= 0
+    a = np.where(has_d, inputs.deal_amount[np.where(has_d, deals, 0)], 0.0)
+    has_r = np_reps >= 0
+    ri = np.where(has_r, np_reps, 0)
+    lam = np.where(has_r, inputs.rep_lam[ri], 0.0)
+    rg = inputs.rep_group[ri]
+    lam_max = (lam[..., None] * inputs.new_multiplier(inputs.group_sd[rg][..., None] * u, rg[..., None])).max(axis=2)
+    top = a.sum(axis=1) + _np_tail(lam_max, inputs.rep_size_mean[ri], inputs.rep_size_sd[ri])
+    return np.where(top > 0, top, 1.0)
+
+
 def _lattice(inputs: ForecastInputs, deals: np.ndarray, np_reps: np.ndarray, closed: np.ndarray,
-             u: np.ndarray, w: np.ndarray, qs: np.ndarray, quota: np.ndarray, M: int) -> tuple[np.ndarray,
-                                                                                                 np.ndarray]:
-    """Exact distribution on an amount grid (FFT), mixed over the nodes. ``deals``, ``np_reps``: −1 padded."""
+             u: np.ndarray, w: np.ndarray, qs: np.ndarray, quota: np.ndarray, M: int,
+             top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact distribution on an amount grid of M points spanning [0, top] (FFT), mixed over the nodes.
+
+    ``deals``, ``np_reps``: (B, ·) −1-padded indexes of each entity's open deals and new-pipeline reps.
+    """
     B = len(closed)
     has_d = deals >= 0
     di = np.where(has_d, deals, 0)
@@ -1123,8 +1158,6 @@ def _lattice(inputs: ForecastInputs, deals: np.ndarray, np_reps: np.ndarray, clo
     lam_u = lam[..., None] * mult
     smean = inputs.rep_size_mean[ri]
     ssd = inputs.rep_size_sd[ri]
-    top = a.sum(axis=1) + _np_tail(lam_u.max(axis=2), smean, ssd)
-    top = np.where(top > 0, top, 1.0)
     h = top / (M - 2)
     F = M // 2 + 1
     omega = 2.0 * np.pi * np.arange(F) / M
@@ -1140,9 +1173,10 @@ def _lattice(inputs: ForecastInputs, deals: np.ndarray, np_reps: np.ndarray, clo
         Gm1 = np.fft.rfft(pmf, axis=2) - 1.0  # (B, r, F)
     cdf = np.zeros((B, M))
     for j in range(len(u)):
-        p = _expit(eta + s * u[j])
-        p = np.where(has_d, p, 0.0)
-        phi = np.prod(1.0 + p[..., None] * D, axis=1) if deals.shape[1] else np.ones((B, F), dtype=complex)
+        p = np.where(has_d, _expit(eta + s * u[j]), 0.0)
+        phi = np.ones((B, F), dtype=complex)
+        for i in range(deals.shape[1]):
+            phi *= 1.0 + p[:, i:i + 1] * D[:, i]
         if nr:
             phi = phi * np.exp((lam_u[:, :, j:j + 1] * Gm1).sum(axis=1))
         pmf_j = np.fft.irfft(phi, n=M, axis=1)
@@ -1163,11 +1197,11 @@ def _lattice(inputs: ForecastInputs, deals: np.ndarray, np_reps: np.ndarray, clo
     has = ~np.isnan(quota)
     if has.any():
         y = np.where(has, quota - closed, 0.0) / h  # in grid steps
-        k = np.clip(np.floor(y + 0.5).astype(np.int64), 0, M - 1)
-        below = cdf[np.arange(B), k] - mass[np.arange(B), k]  # P(X < (k − ½)h)
-        Fy = below + mass[np.arange(B), k] * np.clip(y - (k - 0.5), 0.0, 1.0)
-        Fy = np.where(k == 0, 0.0, Fy)  # the atom at 0 counts as reached when y ≤ 0
-        r = np.where(y <= 0, 1.0, np.where(y >= M - 1, 0.0, 1.0 - Fy))
+        # P(X ≥ y): the mass at grid points ≥ floor(y), so an atom exactly at the quota (split between
+        # floor(y) and floor(y) + 1) counts as reaching it; at most one cell of continuous mass is added
+        k0 = np.clip(np.floor(y + 1e-9).astype(np.int64), 0, M)
+        below = np.where(k0 > 0, cdf[np.arange(B), np.clip(k0 - 1, 0, M - 1)], 0.0)
+        r = np.where(y <= 0, 1.0, np.where(k0 >= M, 0.0, 1.0 - below))
         reach = np.where(has, r, np.nan)
     return x, reach
 
@@ -1179,14 +1213,19 @@ def _multi_points(inputs: ForecastInputs, K: int, seed: int) -> np.ndarray:
     G = inputs.n_groups
     zg = rng.standard_normal((half, G)) * inputs.sigma[None, :]
     z0 = rng.standard_normal((half, 1)) * inputs.sigma_company
-    W = np.concatenate([z0 + zg, -(z0 + zg)], axis=0)
+    W = np.stack([z0 + zg, -(z0 + zg)], axis=1).reshape(2 * half, G)  # antithetic pairs adjacent
     sd = inputs.group_sd
     return np.where(sd[None, :] > 0, W / np.where(sd > 0, sd, 1.0)[None, :], 0.0)
 
 
 def _multi_moments(inputs: ForecastInputs, table: np.ndarray, part_ent: np.ndarray, part_group: np.ndarray,
                    n_ent: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact mean and variance of multi-group entities by nested quadrature (Z_0 outside, Z_g inside)."""
+    """Mean and variance of multi-group entities.
+
+    The mean adds over the (entity, group) parts (trapezoid over each part's u);
+    the variance by nested quadrature, Z_0 outside and Z_g inside, since the
+    parts covary through Z_0.
+    """
     s0 = inputs.sigma_company
     outer_t = _U if s0 > 0 else np.zeros(1)
     outer_w = _UW if s0 > 0 else np.ones(1)
@@ -1206,13 +1245,32 @@ def _multi_moments(inputs: ForecastInputs, table: np.ndarray, part_ent: np.ndarr
     np.add.at(V, part_ent, B - A * A)
     mean = EA @ outer_w
     var = (V + EA * EA) @ outer_w - mean * mean
-    return mean, np.maximum(var, 0.0)
+    exact_mean = np.zeros(n_ent)
+    np.add.at(exact_mean, part_ent, table[:, :, 0] @ _UW)
+    return exact_mean, np.maximum(var, 0.0)
 
 
 # ----------------------------------------------------------------------------- fast: driver
+def _nodes(stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``stride``-th node of the u-grid through u = 0 (0: the centre only), weights renormalised.
+
+    An entity whose conditional sd is r times the factor's effect needs spacing
+    Δu with exp(−2π² r²/((1 + r²)Δu²)) small: 1/3 serves r ≥ 0.3, 2/3 r ≥ 1, 1 r ≥ 2.
+    """
+    c = len(_U) // 2
+    idx = np.array([c]) if stride == 0 else np.arange(c % stride, len(_U), stride)
+    w = _UW[idx]
+    return idx, w / w.sum()
+
+
+def _stride(ratio: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    return np.where(flat, 0, np.where(ratio >= 2.0, 3, np.where(ratio >= 1.0, 2, 1)))
+
+
 def _ragged(owner: np.ndarray, items: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Items grouped by owner into a (len(rows), max) −1-padded array, rows in the order of ``rows``."""
-    index = np.full(int(owner.max(initial=-1)) + 2 if len(owner) else 1, -1, dtype=np.int64)
+    size = max(int(owner.max(initial=-1)), int(rows.max(initial=-1))) + 2
+    index = np.full(size, -1, dtype=np.int64)
     index[rows] = np.arange(len(rows))
     mine = index[owner] if len(owner) else np.zeros(0, dtype=np.int64)
     sel = mine >= 0
@@ -1235,7 +1293,7 @@ def fast(
     lattice_max_deals: int = 32,
     lattice_points: int = 2048,
     big_deals: int = 3,
-    big_deal_sd: float = 0.8,
+    big_deal_sd: float = 0.6,
     factor_points: int = 1 << 16,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -1291,30 +1349,41 @@ def fast(
         kind = np.full(n, "const", dtype=object)
         s0 = np.sqrt(np.maximum(tot[:, len(_U) // 2, 1], 0.0))
         slope = (tot[:, len(_U) // 2 + 3, 0] - tot[:, len(_U) // 2 - 3, 0]) / 2.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(slope > 0, s0 / np.where(slope > 0, slope, 1.0), np.inf)
         lat = single & (n_parts > 0) & (n_deals <= lattice_max_deals)
-        sharp = single & (n_parts > 0) & ~lat & (ent_sd > 0) & (s0 < _SHARP_RATIO * slope)
+        sharp = single & (n_parts > 0) & ~lat & (ent_sd > 0) & (ratio < _SHARP_RATIO)
         hyb = single & (n_parts > 0) & ~lat & ~sharp
         kind[lat], kind[sharp], kind[hyb], kind[multi] = "lattice", "sharp", "hybrid", "multi"
 
-        # ---- lattice
+        # ---- lattice: grid fine enough that a step is ≤ 1e-3 of the entity scale
         rows = np.flatnonzero(lat)
         if len(rows):
             ent_deals = _ragged(anc[live_rep], live, rows)
             ent_np = _ragged(anc[np_all], np_all, rows)
+            flat = (ent_sd[rows] == 0) | no_factor
+            stride = _stride(ratio[rows], flat)
+            span = np.empty(len(rows))
+            for st in np.unique(stride):
+                fm = stride == st
+                span[fm] = _lattice_span(inputs, ent_deals[fm], ent_np[fm], _U[_nodes(int(st))[0]])
+            scale = np.maximum(mean[rows] - closed[rows], np.sqrt(var[rows]))
+            want = span / np.maximum(1e-3 * scale, 1e-300)
+            Ms = np.clip(2 ** np.ceil(np.log2(np.maximum(want, 1.0))), lattice_points, max(lattice_points, 1 << 16))
             nd = max(ent_deals.shape[1], 1)
-            step = max(1, (1 << 21) // (nd * (lattice_points // 2 + 1)))
-            for b0 in range(0, len(rows), step):
-                rb = rows[b0:b0 + step]
-                flat = ent_sd[rb] == 0
-                for f_mask in (flat, ~flat):
-                    if not f_mask.any():
+            for M in np.unique(Ms).astype(int):
+                for st in np.unique(stride):
+                    sel = np.flatnonzero((Ms == M) & (stride == st))
+                    if not len(sel):
                         continue
-                    u, w = (_U[centre], np.ones(1)) if (no_factor or f_mask is flat) else (_U, _UW)
-                    sel = np.flatnonzero(f_mask)
-                    x, r = _lattice(inputs, ent_deals[b0:b0 + step][sel], ent_np[b0:b0 + step][sel],
-                                    closed[rb][sel], u, w, qs, quota[rb][sel], lattice_points)
-                    qx[rb[sel]] = x
-                    reach[rb[sel]] = r
+                    idx, w = _nodes(int(st))
+                    step = max(1, (1 << 21) // (nd * (M // 2 + 1)))
+                    for b0 in range(0, len(sel), step):
+                        sb = sel[b0:b0 + step]
+                        x, r = _lattice(inputs, ent_deals[sb], ent_np[sb], closed[rows[sb]], _U[idx], w, qs,
+                                        quota[rows[sb]], M, span[sb])
+                        qx[rows[sb]] = x
+                        reach[rows[sb]] = r
 
         # ---- hybrid
         rows = np.flatnonzero(hyb)
@@ -1327,13 +1396,14 @@ def fast(
             else:
                 cand = np.zeros((len(rows), 0), dtype=np.int64)
                 m_e = np.zeros(len(rows), dtype=np.int64)
+            stride = _stride(ratio[rows], (ent_sd[rows] == 0) | no_factor)
             for m in np.unique(m_e):
-                for flat in (True, False):
-                    sel = np.flatnonzero((m_e == m) & ((ent_sd[rows] == 0) == flat))
+                for st in np.unique(stride):
+                    sel = np.flatnonzero((m_e == m) & (stride == st))
                     if not len(sel):
                         continue
-                    u_idx = centre if (flat or no_factor) else np.arange(len(_U))
-                    u, w = _U[u_idx], (np.ones(1) if len(u_idx) == 1 else _UW)
+                    u_idx, w = _nodes(int(st))
+                    u = _U[u_idx]
                     step = max(1, (1 << 21) // (Q * len(u) * (1 << int(m))))
                     for b0 in range(0, len(sel), step):
                         sb = sel[b0:b0 + step]
@@ -1365,13 +1435,8 @@ def fast(
             mmean, mvar = _multi_moments(inputs, pt, local, pg, len(rows))
             mean[rows] = closed[rows] + mmean
             var[rows] = mvar
-            n_pts = factor_points if len(rows) <= 16 else max(2048, factor_points * 16 // len(rows))
-            n_pts += n_pts % 2
-            if upts is None or len(upts) < n_pts:
-                upts = _multi_points(inputs, max(n_pts, factor_points), seed)
-            pts = upts[:n_pts]  # (K, G) in units of each group's sd; antithetic pairs adjacent
-            Wpts = pts * inputs.group_sd[None, :]
-            wk = np.full(n_pts, 1.0 / n_pts)
+            if upts is None:
+                upts = _multi_points(inputs, factor_points, seed)
             # conditional sd at the centre, for the big-deal threshold
             centre_var = np.zeros(len(rows))
             np.add.at(centre_var, local, pt[:, len(_U) // 2, 1])
@@ -1388,6 +1453,11 @@ def fast(
                 m_e = np.zeros(len(rows), dtype=np.int64)
             for m in np.unique(m_e):
                 sel = np.flatnonzero(m_e == m)
+                # factor points: all of them for a few entities, fewer (≥ 1,024) when many share the work
+                n_pts = int(np.clip((1 << 22) // (len(sel) * Q * (1 << int(m))), 1024, len(upts))) // 2 * 2
+                pts = upts[:n_pts]  # (K, G) in units of each group's sd
+                Wpts = pts * inputs.group_sd[None, :]
+                wk = np.full(n_pts, 1.0 / n_pts)
                 per = max(1, (1 << 21) // (Q * n_pts * (1 << int(m))))
                 for b0 in range(0, len(sel), per):
                     sb = sel[b0:b0 + per]
