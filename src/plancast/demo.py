@@ -77,6 +77,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_scalar
 
+from .events import ordered_events
 from .kinds import KINDS
 
 __all__ = ["DEFAULT_SEED", "DEMO_KINDS", "Scenario", "TrueParams", "build_scenario", "canonical_frame"]
@@ -685,18 +686,8 @@ def _crm(
     ev_stage.append(np.where(won, _WON, _LOST).astype(float))
     ev_close.append(close.astype(float))
 
-    e_opp, e_day, e_ord = (np.concatenate(x) for x in (ev_opp, ev_day, ev_ord))
-    e_stage, e_close = np.concatenate(ev_stage), np.concatenate(ev_close)
-    srt = np.lexsort((e_ord, e_day, e_opp))
-    e_opp, e_day, e_stage, e_close = e_opp[srt], e_day[srt], e_stage[srt], e_close[srt]
-    # every opportunity's first event (creation) sets both values, so a plain forward fill stays inside it
-    e_stage = pd.Series(e_stage).ffill().to_numpy().astype(np.int64)
-    e_close = pd.Series(e_close).ffill().to_numpy().astype(np.int64)
-    seq = np.arange(len(e_opp)) - np.searchsorted(e_opp, e_opp, side="left")
-
     # the cut: nothing after as_of exists
-    seen = e_day <= as_of_day
-    e_opp, e_day, e_stage, e_close, seq = (a[seen] for a in (e_opp, e_day, e_stage, e_close, seq))
+    e_opp, e_day, e_stage, e_close, seq = ordered_events(ev_opp, ev_day, ev_ord, ev_stage, ev_close, as_of_day)
     stage_names = np.asarray([s[0] for s in STAGES], dtype=object)
     stage_prob = np.asarray([s[4] for s in STAGES])
     history = canonical_frame(

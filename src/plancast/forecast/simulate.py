@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..events import ordered_events
 from ..errors import BadInput
 
 __all__ = ["Book", "BookTruth", "ProcessParams", "factor_residuals", "simulate_book"]
@@ -501,16 +502,7 @@ def _history(
     ev_stage.append(np.where(won, k_open, k_open + 1).astype(float))
     ev_close.append(close.astype(float))
 
-    e_opp, e_day, e_ord = (np.concatenate(x) for x in (ev_opp, ev_day, ev_ord))
-    e_stage, e_close = np.concatenate(ev_stage), np.concatenate(ev_close)
-    srt = np.lexsort((e_ord, e_day, e_opp))
-    e_opp, e_day, e_stage, e_close = e_opp[srt], e_day[srt], e_stage[srt], e_close[srt]
-    # each deal's first event (creation) sets both values, so a plain forward fill stays inside the deal
-    e_stage = pd.Series(e_stage).ffill().to_numpy().astype(np.int64)
-    e_close = pd.Series(e_close).ffill().to_numpy().astype(np.int64)
-    seq = np.arange(len(e_opp)) - np.searchsorted(e_opp, e_opp, side="left")
-    seen = e_day <= last_day
-    e_opp, e_day, e_stage, e_close, seq = (a[seen] for a in (e_opp, e_day, e_stage, e_close, seq))
+    e_opp, e_day, e_stage, e_close, seq = ordered_events(ev_opp, ev_day, ev_ord, ev_stage, ev_close, last_day)
     names = np.asarray(p.stages, dtype=object)
     return pd.DataFrame(
         {
