@@ -841,6 +841,87 @@ def backtest_cmd(
     render_frame(summary, title=f"backtest {periods} every {step_days} days")
 
 
+# ---------------------------------------------------------------- diagnose and report
+def _diagnosis(as_of: datetime, period: str, plan: str, known_at: datetime | None, run: int | None,
+               window_days: int, quiet: bool) -> Any:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .diagnose import diagnose
+
+    store = _store(create=False)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err,
+                  transient=True, disable=quiet or not err.is_terminal) as progress:
+        progress.add_task(f"diagnosing {period} as of {as_of:%Y-%m-%d}", total=None)
+        return diagnose(store, period, as_of.date(), plan_id=plan, known_at=known_at, run_id=run,
+                        window_days=window_days)
+
+
+AsOfOpt = Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Diagnose as of this day.")]
+PeriodOpt = Annotated[str, typer.Option("--period", help="A period id, e.g. 2026Q2.")]
+RunOpt = Annotated[int | None, typer.Option("--run", help="Forecast run to diagnose (default: the latest for "
+                                                          "the period and day; one is made if there is none).")]
+WindowOpt = Annotated[int, typer.Option("--window-days", help="Trailing days the achieved rates are measured over.")]
+
+
+@app.command("diagnose")
+def diagnose_cmd(
+    as_of: AsOfOpt,
+    period: PeriodOpt,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    as_known_at: Annotated[datetime | None, typer.Option(
+        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        help="Reproduce the diagnosis as the plan was known at this time.")] = None,
+    run: RunOpt = None,
+    window_days: WindowOpt = 365,
+    reps: Annotated[bool, typer.Option("--reps/--no-reps", help="Show the per-rep table.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split each entity's gap to quota into stretch, planning variance and execution variance
+    (also stored: the attainment_variance view)."""
+    from .diagnose.render import render_diagnosis
+
+    d = _diagnosis(as_of, period, plan, as_known_at, run, window_days, as_json).to_dict()
+    if as_json:
+        emit_json(d)
+        return
+    render_diagnosis(d, out, reps=reps)
+    out.print(f"stored as diagnosis {d['diagnosis_id']}: SELECT * FROM attainment_variance "
+              f"WHERE diagnosis_id = {d['diagnosis_id']}", soft_wrap=True)
+
+
+@app.command("report")
+def report_cmd(
+    as_of: AsOfOpt,
+    period: PeriodOpt,
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the same tables as an Excel workbook here.")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    as_known_at: Annotated[datetime | None, typer.Option(
+        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        help="The plan as known at this time.")] = None,
+    run: RunOpt = None,
+    window_days: WindowOpt = 365,
+    as_json: JsonOpt = False,
+) -> None:
+    """A report people can share: variance table, fan chart, waterfalls and flags (HTML and/or XLSX)."""
+    if html is None and xlsx is None:
+        raise BadInput("plancast report needs --html FILE and/or --xlsx FILE",
+                       hint="e.g. plancast report --as-of 2026-05-15 --period 2026Q2 --html west.html")
+    from .report import render_html, render_xlsx
+
+    d = _diagnosis(as_of, period, plan, as_known_at, run, window_days, as_json).to_dict()
+    written = []
+    if html is not None:
+        written.append(str(render_html(d, html)))
+    if xlsx is not None:
+        written.append(str(render_xlsx(d, xlsx)))
+    if as_json:
+        emit_json({"diagnosis_id": d["diagnosis_id"], "written": written})
+        return
+    for w in written:
+        out.print(f"wrote {w}")
+
+
 # ---------------------------------------------------------------- demo
 @app.command()
 def demo(

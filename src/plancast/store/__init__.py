@@ -238,7 +238,7 @@ class Store:
         return self._canon(self.frame(stmt), name)
 
     def counts(self) -> dict[str, int]:
-        views = {f"{t}_history" for t in PLAN_TABLES}
+        views = {f"{t}_history" for t in PLAN_TABLES} | {"attainment_variance"}
         names = [n for n in self.meta.tables if n != "schema_migrations" and n not in views]
         with self.engine.connect() as conn:
             return {
@@ -509,6 +509,35 @@ class Store:
             self.io.insert_frame(conn, self.table("forecast_result"),
                                  results.reindex(columns=cols).assign(run_id=run_id)[["run_id", *cols]])
         return run_id
+
+    def write_diagnosis(self, diag: Any) -> int:
+        """Store a diagnosis (its run, per-entity split and flags) in one transaction; returns its id."""
+        import json
+
+        res = self.table("diagnosis_result")
+        cols = [c.name for c in res.columns if c.name != "diagnosis_id"]
+        flags = pd.DataFrame(diag.flags, columns=["kind", "code", "severity", "level", "entity", "message", "test",
+                                                  "p_value", "evidence"]).rename(columns={"entity": "entity_id"})
+        flags["evidence"] = [json.dumps(e, default=str, sort_keys=True) for e in flags["evidence"]]
+        with self.engine.begin() as conn:
+            did = self._next_id(conn, "diagnosis_run", "diagnosis_id")
+            conn.execute(self.table("diagnosis_run").insert().values(
+                diagnosis_id=did, created_at=utcnow(), forecast_run_id=diag.forecast_run, period=diag.period,
+                as_of=diag.as_of, plan_id=diag.plan_id, known_at=diag.known_at,
+                params=json.dumps({**diag.params, "notes": diag.notes}, default=str)))
+            self.io.insert_frame(conn, res, diag.rows.reindex(columns=cols).assign(diagnosis_id=did)[
+                ["diagnosis_id", *cols]])
+            self.io.insert_frame(conn, self.table("diagnosis_flag"), flags.assign(
+                diagnosis_id=did, flag_no=np.arange(1, len(flags) + 1, dtype=np.int64))[
+                ["diagnosis_id", "flag_no", *[c for c in flags.columns]]])
+        return did
+
+    def attainment_variance(self, diagnosis_id: int | None = None) -> pd.DataFrame:
+        """Rows of the ``attainment_variance`` view: one diagnosis, or the latest of each (period, as-of, plan)."""
+        v = self.table("attainment_variance")
+        stmt = sa.select(v).where(v.c.diagnosis_id == diagnosis_id) if diagnosis_id is not None else \
+            sa.select(v).where(v.c.latest)
+        return self.frame(stmt.order_by(v.c.diagnosis_id, v.c.level, v.c.entity))
 
     def forecast_runs(self) -> pd.DataFrame:
         t = self.table("forecast_run")

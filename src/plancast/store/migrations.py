@@ -319,6 +319,72 @@ def m0004_capacity(op: Operations) -> None:
     _history_view(op, "quota", replace=True)
 
 
+# --------------------------------------------------------------------------- 5
+_DRIVERS = ("accounts", "opportunity_rate", "win_rate", "asp", "timing")
+
+
+def m0005_diagnosis(op: Operations) -> None:
+    """Diagnosis runs, their per-entity split and flags, and the attainment_variance view."""
+    op.create_table(
+        "diagnosis_run",
+        _c("diagnosis_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("created_at", sa.DateTime, nullable=False),
+        _c("forecast_run_id", sa.BigInteger, nullable=False),
+        _c("period", sa.String(20), nullable=False),
+        _c("as_of", sa.Date, nullable=False),
+        _c("plan_id", ID),
+        _c("known_at", sa.DateTime),
+        _c("params", sa.Text),
+    )
+    op.create_table(
+        "diagnosis_result",
+        _c("diagnosis_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("level", sa.String(20), primary_key=True),
+        _c("entity_id", ID, primary_key=True),
+        _c("parent_id", ID),
+        _c("name", sa.String),
+        _c("quota", MONEY),
+        _c("plan_expected", MONEY),
+        _c("fair_expected", MONEY),
+        _c("projected_mean", MONEY),
+        *[_c(f"{part}_{d}", MONEY) for part in ("planning", "execution") for d in _DRIVERS],
+    )
+    op.create_table(
+        "diagnosis_flag",
+        _c("diagnosis_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        _c("flag_no", sa.Integer, primary_key=True, autoincrement=False),
+        _c("kind", sa.String(20), nullable=False),
+        _c("code", sa.String(60), nullable=False),
+        _c("severity", sa.String(10)),
+        _c("level", sa.String(20)),
+        _c("entity_id", ID),
+        _c("message", sa.Text),
+        _c("test", sa.Text),
+        _c("p_value", sa.Double),
+        _c("evidence", sa.Text),
+    )
+    drivers = ", ".join(f"d.{part}_{x}" for part in ("planning", "execution") for x in _DRIVERS)
+    pv = "(d.fair_expected - d.plan_expected)"
+    ev = "(d.projected_mean - d.fair_expected)"
+    gross = f"(ABS{pv} + ABS{ev})"
+    op.execute(
+        "CREATE VIEW attainment_variance AS SELECT "
+        "r.diagnosis_id, r.forecast_run_id, r.period, r.as_of, r.plan_id, r.known_at, "
+        "r.diagnosis_id = MAX(r.diagnosis_id) OVER (PARTITION BY r.period, r.as_of, r.plan_id) AS latest, "
+        "d.level, d.entity_id AS entity, d.name, d.parent_id AS parent, "
+        "d.quota, d.plan_expected, d.fair_expected, d.projected_mean, f.p10, f.p50, f.p90, f.prob_quota, "
+        "f.closed_won, "
+        "d.plan_expected - d.quota AS stretch, "
+        f"{pv} AS planning_variance, {ev} AS execution_variance, "
+        f"CASE WHEN {gross} > 0 THEN ABS{pv} / {gross} END AS planning_share, "
+        f"CASE WHEN {gross} > 0 THEN ABS{ev} / {gross} END AS execution_share, "
+        f"{drivers} "
+        "FROM diagnosis_result d JOIN diagnosis_run r ON r.diagnosis_id = d.diagnosis_id "
+        "LEFT JOIN forecast_result f ON f.run_id = r.forecast_run_id AND f.level = d.level "
+        "AND f.entity_id = d.entity_id"
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -331,6 +397,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "plans, versions, bitemporal plan records", m0002_plan_records),
     Migration(3, "forecast runs and results", m0003_forecast_results),
     Migration(4, "capacity records, attrition inputs, quota derivation", m0004_capacity),
+    Migration(5, "diagnosis runs, results, flags and the attainment_variance view", m0005_diagnosis),
 )
 HEAD = MIGRATIONS[-1].version
 
