@@ -348,7 +348,12 @@ def test_worked_scenario_weak_reps() -> None:
     assert abs(company["estimate"] - truth) < 3 * math.sqrt(truth * (1 - truth) / company["n"])
     reps = t[t["level"] == "rep"].set_index("group")["estimate"]
     west = t[(t["level"] == "territory") & (t["group"] == "WEST")]["estimate"].iloc[0]
-    assert reps["W03"] < west and reps["W07"] < west
+    # the two weak reps' pooled raw win rate (true 10 %, ~100 closed deals, sd ≈ 3 points) is
+    # below West's (true 18 %); shrinkage never lifts them above their territory
+    raw = t[t["level"] == "rep"].set_index("group")
+    weak = raw.loc[["W03", "W07"], "events"].sum() / raw.loc[["W03", "W07"], "n"].sum()
+    assert weak < t[(t["level"] == "territory") & (t["group"] == "WEST")]["raw"].iloc[0] - 0.03
+    assert reps["W03"] <= west + 1e-12 and reps["W07"] <= west + 1e-12
     assert set(cal.win_cells_["stage"]) - {POOLED} == {"Qualification", "Discovery", "Proposal", "Negotiation"}
 
 

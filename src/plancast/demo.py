@@ -115,10 +115,11 @@ PLAN_UPLIFT = 1.0 / EXPECTED_ATTAINMENT - 1.0
 PLAN_COVERAGE = round((PLAN_CYCLE_DAYS / (365.0 / 4)) / (PLAN_WIN_RATE * (1.0 + PLAN_UPLIFT)), 2)
 
 #: the recorded seed of the reference scenario (STYLE.md 12): a representative
-#: draw, every headline figure (won in 2026Q2 to date, won in 2026 to date and
-#: open pipeline, per region) within 0.6 standard deviations of its expectation,
-#: so the demo shows the process, not an unlucky sample (docs/decisions.md D9)
-DEFAULT_SEED = 628
+#: draw — the trailing year's win rate, deal size and opportunity rate within 4 %
+#: of the true process, and the mid-2026Q2 projections within one standard
+#: deviation of their expectations — so the demo shows the process, not an
+#: unlucky sample (docs/decisions.md D9)
+DEFAULT_SEED = 9
 
 EPOCH = date(2024, 1, 1)  # day 0: first day opportunities are created
 HORIZON = date(2027, 1, 1)  # the true process is drawn up to here (exclusive)

@@ -19,6 +19,8 @@ from rich.table import Table
 
 from .calendar import parse_period_id
 from .demo import DEFAULT_SEED, DEMO_KINDS, build_scenario
+from .diagnose import diagnose
+from .diagnose.render import render_diagnosis
 from .errors import BadInput
 from .importer import import_frame
 from .planning.build import build_plan
@@ -26,6 +28,8 @@ from .planning.checks import check_plan
 from .store import Store
 
 DEMO_PERIOD = "FY2026"
+#: the quarter the demo diagnoses, mid-way, as of the scenario's date
+DEMO_QUARTER = "2026Q2"
 #: when the FY2026 plan (assumptions and quotas) was recorded: the check runs as known then
 PLAN_MADE_AT = datetime(2025, 12, 1)
 
@@ -74,8 +78,10 @@ def load_demo(
     return {"scenario": meta, "writes": results}
 
 
-def review(store: Store, *, as_of: date = date(2026, 5, 15), period: str = DEMO_PERIOD) -> dict[str, Any]:
-    """What the store holds, per region, for ``period`` as of ``as_of``."""
+def review(store: Store, *, as_of: date = date(2026, 5, 15), period: str = DEMO_PERIOD,
+           quarter: str | None = DEMO_QUARTER) -> dict[str, Any]:
+    """What the store holds, per region, for ``period`` as of ``as_of``; with ``quarter``,
+    also the forecast and the plan-vs-execution diagnosis of that quarter (both stored)."""
     periods = store.periods()
     start, end = periods[period]
     on = min(max(as_of, start), end)
@@ -130,6 +136,7 @@ def review(store: Store, *, as_of: date = date(2026, 5, 15), period: str = DEMO_
         "regions": rows,
         "plan_versions": len(store.plan_versions()),
         "counts": store.counts(),
+        "diagnosis": diagnose(store, quarter, as_of).to_dict() if quarter else None,
     }
 
 
@@ -161,3 +168,10 @@ def render_review(rev: dict[str, Any], console: Console) -> None:
         console.print(f"  no sizing flag: {', '.join(clean)}")
     console.print(f"{rev['plan_versions']} plan versions recorded; nothing is overwritten "
                   "(see: plancast plan versions).")
+    d = rev.get("diagnosis")
+    if d:
+        console.print(f"\n[bold]Forecast and diagnosis[/] of {d['period']} as of {d['as_of']} "
+                      "(plancast forecast, plancast diagnose):")
+        render_diagnosis(d, console, reps=False)
+        console.print(f"The same rows: SELECT * FROM attainment_variance WHERE diagnosis_id = {d['diagnosis_id']}",
+                      soft_wrap=True)
