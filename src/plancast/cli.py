@@ -772,9 +772,9 @@ def forecast_cmd(
         return
     r = p.results[p.results["level"] == level]
     pct = lambda c: (r[c] / r["quota"] * 100).round(1)  # noqa: E731
-    view = pd.DataFrame({level: r["entity_id"], "quota": r["quota"], "won so far %": pct("closed_won"),
-                         "projected %": pct("mean"), "P10 %": pct("p10"), "P50 %": pct("p50"), "P90 %": pct("p90"),
-                         "plan expects %": pct("plan_expected"), "plan by now %": pct("plan_expected_to_date"),
+    view = pd.DataFrame({level: r["entity_id"], "quota": r["quota"], "won %": pct("closed_won"),
+                         "proj. %": pct("mean"), "P10 %": pct("p10"), "P50 %": pct("p50"), "P90 %": pct("p90"),
+                         "plan %": pct("plan_expected"), "plan by now %": pct("plan_expected_to_date"),
                          "P(quota)": r["prob_quota"].round(3)})
     render_frame(view, title=f"{period} as of {as_of:%Y-%m-%d}: attainment of quota (run {p.run_id}, "
                              f"shared factor sd {p.sigma:.2f})", money=("quota",))

@@ -21,6 +21,7 @@ from .calendar import parse_period_id
 from .demo import DEFAULT_SEED, DEMO_KINDS, build_scenario
 from .diagnose import diagnose
 from .diagnose.render import render_diagnosis
+from .forecast.run import project
 from .errors import BadInput
 from .importer import import_frame
 from .planning.build import build_plan
@@ -136,8 +137,14 @@ def review(store: Store, *, as_of: date = date(2026, 5, 15), period: str = DEMO_
         "regions": rows,
         "plan_versions": len(store.plan_versions()),
         "counts": store.counts(),
-        "diagnosis": diagnose(store, quarter, as_of).to_dict() if quarter else None,
+        "diagnosis": _diagnosis(store, quarter, as_of) if quarter else None,
     }
+
+
+def _diagnosis(store: Store, quarter: str, as_of: date) -> dict[str, Any]:
+    """``plancast forecast`` then ``plancast diagnose`` of the quarter, both stored."""
+    project(store, quarter, as_of)
+    return diagnose(store, quarter, as_of).to_dict()
 
 
 def render_review(rev: dict[str, Any], console: Console) -> None:

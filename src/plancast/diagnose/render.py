@@ -11,7 +11,9 @@ from rich.table import Table
 from .variance import DRIVERS
 
 _DRIVER_LABEL = {"accounts": "accounts", "opportunity_rate": "opp. rate", "win_rate": "win rate", "asp": "ASP",
-                 "timing": "timing & pipeline"}
+                 "timing": "timing"}
+_TIMING_NOTE = ("timing: in planning, cycle lag and ramp; in execution, also what the rates do not explain — "
+                "deals already won, the pipeline in hand and when it closes")
 
 
 def _pts(x: float | None, q: float) -> str:
@@ -72,19 +74,22 @@ def render_diagnosis(d: dict[str, Any], console: Console, *, reps: bool = True, 
         if s:
             console.print(escape(headline(r, s)), soft_wrap=True)
     if reps:
-        rt = Table(title="per rep, in points of the rep's quota", header_style="bold")
-        for col in ("rep", "territory", "quota", "plan %", "fair %", "projected %", "planning", "execution",
-                    "planning driver", "execution driver"):
-            rt.add_column(col, justify="left" if col in ("rep", "territory") or "driver" in col else "right")
+        rt = Table(title="per rep: % of the rep's quota; variance in points", header_style="bold")
+        for col in ("rep", "territory", "quota", "plan", "fair", "proj.", "P10–P90", "planning", "execution",
+                    "planning by", "execution by"):
+            text = col in ("rep", "territory") or col.endswith(" by")
+            rt.add_column(col, justify="left" if text else "right", no_wrap=not text, min_width=len(col))
         for r in (x for x in rows if x["level"] == "rep"):
             q = r["quota"] or 0.0
             pn, pv = _top_driver(r["drivers"]["planning"])
             en, ev = _top_driver(r["drivers"]["execution"])
-            rt.add_row(escape(f"{r['entity']} {r['name']}"), escape(str(r["parent"])), f"${q:,.0f}",
+            rt.add_row(escape(str(r["entity"])), escape(str(r["parent"])), f"${q / 1e3:,.0f}k",
                        _pct(r["plan_expected"], q), _pct(r["fair_expected"], q), _pct(r["projected_mean"], q),
+                       f"{_pct(r['p10'], q, 0)}–{_pct(r['p90'], q, 0)}",
                        _pts(r["planning_variance"], q), _pts(r["execution_variance"], q),
                        f"{pn} {_pts(pv, q)}", f"{en} {_pts(ev, q)}")
         console.print(rt)
+        console.print(f"[dim]{escape(_TIMING_NOTE)}[/]", soft_wrap=True)
     if flags:
         for kind, title in (("capacity", "capacity signals"), ("execution", "execution flags")):
             fl = [f for f in d["flags"] if f["kind"] == kind]
