@@ -89,7 +89,7 @@ def test_bools_and_rates() -> None:
 
 
 def test_preset_names() -> None:
-    assert preset_names() == ["plancast", "salesforce", "hubspot", "maven", "powerbi"]
+    assert preset_names() == ["plancast", "salesforce", "hubspot", "maven", "powerbi", "adventureworks"]
 
 
 def test_preset_tables_name_real_columns() -> None:

@@ -257,6 +257,7 @@ def test_salesforce_opportunities() -> None:
         f"{source}: ignored 5 columns that opportunities does not use: 'IsPrivate', 'Type', "
         "'ForecastCategory', 'CampaignId', 'FiscalYear'",
         f"{source}: 1 row left out: deleted in Salesforce (IsDeleted = 1)",
+        f"{source}: 1 cell held the null id 000000000000000AAA ('AccountId' 1): read as blank",
         f"{source}: 1 closed deal has no account_id (kept; it counts for the owner only)",
     ]
 
@@ -315,15 +316,20 @@ def test_maven_pipeline() -> None:
     assert loaded.rows.tolist() == [2, 3, 4, 5]
     assert values(loaded, "owner_id") == ["Moses Frase", "Darcel Schlecht", "Darcel Schlecht", "Moses Frase"]
     assert values(loaded, "account_id") == ["Cancity", "Isdom", None, "Codehow"]
-    assert values(loaded, "amount") == [1054.0, 0.0, None, None]
+    assert values(loaded, "amount") == [1054.0, None, None, None]  # the Lost deal's 0 means "not recorded"
     assert values(loaded, "stage") == ["Won", "Lost", "Engaging", "Engaging"]
     assert values(loaded, "is_closed") == [True, True, False, False]
     assert values(loaded, "is_won") == [True, False, False, False]
-    assert values(loaded, "product") == ["GTX Plus Basic", "GTXPro", "MG Special", "GTX Basic"]
+    assert values(loaded, "product") == ["GTX Plus Basic", "GTX Pro", "MG Special", "GTX Basic"]
     source = str(GOOD / "maven/sales_pipeline.csv")
     assert loaded.warnings == [
+        f"{source}: 1 row: product 'GTXPro' was read as 'GTX Pro' (the name products.csv gives it)",
+        f"{source}: 1 Lost deal has close_value 0: Maven records no value for lost deals, so their amount is "
+        "left blank (unknown), not $0",
         f"{source}: 2 deals have no engage_date and so no creation date (Maven leaves it blank on "
         "Prospecting deals): left out (Prospecting 2)",
+        f"{source}: 2 deals have no close_date (Engaging 2): kept (Maven sets it when a deal closes; an open deal "
+        "has no expected close date)",
         f"{source}: 1 open deal has no account_id (kept; it counts for the owner only)",
     ]
 
@@ -340,8 +346,13 @@ def test_maven_reps_territories_accounts() -> None:
     assert any("3 distinct territories from 5 rows" in w for w in terr.warnings)
     acc = read_good("maven/accounts.csv", "accounts", preset="maven")
     assert values(acc, "annual_revenue") == [1_100_040_000.0, 251_410_000.0, 587_340_000.0]
-    assert values(acc, "industry") == ["technolgy", "medical", "medical"]
-    assert values(acc, "country") == ["United States", "United States", "Philipines"]
+    assert values(acc, "industry") == ["technology", "medical", "medical"]  # "technolgy" corrected
+    assert values(acc, "country") == ["United States", "United States", "Philippines"]  # "Philipines" corrected
+    source = str(GOOD / "maven/accounts.csv")
+    assert acc.warnings == [
+        f"{source}: 1 row: sector 'technolgy' was read as 'technology' (a misspelling in accounts.csv)",
+        f"{source}: 1 row: office_location 'Philipines' was read as 'Philippines' (a misspelling in accounts.csv)",
+    ]
     assert values(acc, "parent_account_id") == [None, None, "Acme Corporation"]
     assert values(acc, "employees") == [2822, 495, 1356]
 

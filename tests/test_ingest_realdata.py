@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from conftest import SHARED_DATA
 from plancast.errors import BadInput
 from plancast.ingest import read
 
-DATA = Path(os.environ.get("PLANCAST_SHARED_DATA", "/work/shared/data"))
+DATA = Path(os.environ.get("PLANCAST_SHARED_DATA", SHARED_DATA))  # ../shared/data beside the repository
 MAVEN = DATA / "maven_crm_sales_opportunities"
 POWERBI = DATA / "ms_powerbi_regional_sales_sample"
 SALESFORCE = DATA / "salesforce_dev_org_demo_export"
@@ -35,15 +37,23 @@ def test_maven_sales_pipeline() -> None:
     assert len(f) == 8800 - 500
     assert int(f["is_won"].sum()) == 4238
     assert int(f["is_closed"].sum()) == 4238 + 2473
-    # close_value: Lost deals are 0, open deals blank
-    assert (f.loc[f["stage"] == "Lost", "amount"] == 0).all()
+    # close_value: 0 on Lost deals means "not recorded" (blanked), blank on open deals
+    assert f.loc[f["stage"] == "Lost", "amount"].isna().all()
     assert f.loc[f["stage"] == "Engaging", "amount"].isna().all()
     # account blank for 1,088 Engaging rows (the 337 Prospecting ones are left out with their deals)
     assert int(f["account_id"].isna().sum()) == 1088
+    raw = pd.read_csv(MAVEN / "sales_pipeline.csv")
+    gtx_pro = int(((raw["product"] == "GTXPro") & raw["engage_date"].notna()).sum())  # 1,480 less 80 Prospecting
+    assert "GTXPro" not in set(f["product"]) and int((f["product"] == "GTX Pro").sum()) == gtx_pro == 1400
     source = str(MAVEN / "sales_pipeline.csv")
     assert loaded.warnings == [
+        f"{source}: 1,480 rows: product 'GTXPro' was read as 'GTX Pro' (the name products.csv gives it)",
+        f"{source}: 2,473 Lost deals have close_value 0: Maven records no value for lost deals, so their amount "
+        "is left blank (unknown), not $0",
         f"{source}: 500 deals have no engage_date and so no creation date (Maven leaves it blank on "
         "Prospecting deals): left out (Prospecting 500)",
+        f"{source}: 1,589 deals have no close_date (Engaging 1,589): kept (Maven sets it when a deal closes; an "
+        "open deal has no expected close date)",
         f"{source}: 1,088 open deals have no account_id (kept; they count for the owner only)",
     ]
     assert f["created_date"].min().date().isoformat() == "2016-10-20"

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -114,6 +115,8 @@ def render_frame(df: pd.DataFrame, title: str | None = None, *, money: tuple[str
                 cells.append("")
             elif c in money:
                 cells.append(f"${v:,.0f}")
+            elif isinstance(v, float) and not np.isfinite(v):
+                cells.append("∞" if v > 0 else "-∞")
             elif isinstance(v, float):
                 cells.append(f"{v:,.4g}" if abs(v) < 1000 else f"{v:,.2f}" if v != round(v) else f"{v:,.0f}")
             elif isinstance(v, pd.Timestamp):
@@ -155,7 +158,7 @@ def import_(
                                         "territory-assignments, rep-assignments, account-exclusions, "
                                         "planning-assumptions, quotas, stages, opportunities, opportunity-history.")],
     file: Annotated[Path, typer.Argument(help="A .csv, .tsv, .txt, .xlsx or .parquet file.")],
-    preset: Annotated[str | None, typer.Option(help="Column layout: plancast, salesforce, hubspot, maven, powerbi.")] = None,
+    preset: Annotated[str | None, typer.Option(help="Column layout: plancast, salesforce, hubspot, maven, powerbi, adventureworks.")] = None,
     mapping: Annotated[Path | None, typer.Option(help="A TOML or YAML file mapping your columns to plancast's.")] = None,
     decimal_comma: Annotated[bool, typer.Option("--decimal-comma", help="Amounts use ',' as the decimal mark (1.200,50).")] = False,
     sheet: Annotated[str | None, typer.Option(help="Excel sheet to read (default: the first).")] = None,
@@ -166,6 +169,9 @@ def import_(
     valid_from: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Start date for plan records whose valid_from is blank.")] = None,
     recorded_at: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%d %H:%M:%S"], help="When this was known, for back-loading history (default: now).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check the file and report; write nothing.")] = False,
+    close_before_create: Annotated[str, typer.Option(
+        "--close-before-create", help="Opportunities closing before they were created: refuse (default), "
+        "clamp (creation date := close date) or skip (leave them out); each counted in a warning.")] = "refuse",
     as_json: JsonOpt = False,
 ) -> None:
     """Import a file: every row is checked first; a file with problems loads nothing."""
@@ -181,7 +187,7 @@ def import_(
             store, kind, file, preset=preset, mapping=mapping, decimal_comma=decimal_comma, sheet=sheet,
             date_format=date_format,
             plan_id=plan, reason=reason, author=author, valid_from=valid_from.date() if valid_from else None,
-            recorded_at=recorded_at, dry_run=dry_run,
+            recorded_at=recorded_at, dry_run=dry_run, close_before_create=close_before_create,
             step=lambda m: progress.update(task, description=m),
         )
     if as_json:
@@ -328,6 +334,54 @@ def plan_build(
         out.print(f"{ver}: {w.notes[-1] if w.notes else ''}")
     else:
         out.print("dry run: nothing written")
+
+
+@plan_app.command("derive")
+def plan_derive(
+    period: PeriodOpt,
+    uplift: Annotated[float, typer.Option(help="Quota above capacity, e.g. 0.15 for quota = capacity × 1.15.")],
+    since: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
+                                                   help="History window start (default: a year before the period).")] = None,
+    until: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
+                                                   help="History window end, exclusive (default: the period's start).")] = None,
+    plan: Annotated[str, typer.Option(help="Plan.")] = "main",
+    known_at: KnownAtOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and show; write nothing.")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the plan version).")] = None,
+    author: AuthorOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Planning assumptions for a period from what each territory achieved over a history window."""
+    from .planning.build import period_bounds
+    from .planning.derive import default_window, derive_assumptions, write_derived_assumptions
+
+    store = _store(create=False)
+    start, _ = period_bounds(store, period)
+    ws, we = default_window(start)
+    ws = since.date() if since else ws
+    we = until.date() if until else we
+    frame, notes = derive_assumptions(store, period, ws, we, uplift=uplift, plan_id=plan, known_at=known_at)
+    written = None
+    if not dry_run:
+        written = write_derived_assumptions(store, frame, plan_id=plan, author=author,
+                                            reason=reason or f"{period} assumptions from {ws} – {we} history, "
+                                                             f"uplift {uplift:g}")
+    if as_json:
+        emit_json({"period": period, "window": [ws, we], "assumptions": frame_records(frame), "notes": notes,
+                   "written": written.to_dict() if written else None})
+        return
+    view = frame[["territory_id", "planned_accounts", "opp_rate", "win_rate", "asp", "cycle_days", "coverage_ratio",
+                  "uplift"]].round({"opp_rate": 3, "win_rate": 3, "asp": 0})
+    render_frame(view, title=f"{period} assumptions from what was achieved {ws} – {we} (end exclusive)",
+                 money=("asp",))
+    for n in notes:
+        err.print(f"[yellow]note:[/] {escape(n)}", soft_wrap=True)
+    if written is None:
+        out.print("dry run: nothing written")
+    else:
+        out.print(f"plan version {', '.join(map(str, written.version_ids)) or '(none)'}: {written.inserted} "
+                  f"written, {written.unchanged} unchanged, {written.superseded} superseded; next: plancast plan "
+                  f"build --period {period}")
 
 
 def _render_capacity(b: Any) -> None:
@@ -771,7 +825,7 @@ def forecast_cmd(
                    "sigma_factor": p.sigma, "notes": p.notes, "rows": frame_records(p.results)})
         return
     r = p.results[p.results["level"] == level]
-    pct = lambda c: (r[c] / r["quota"] * 100).round(1)  # noqa: E731
+    pct = lambda c: (r[c] / r["quota"].where(r["quota"] > 0) * 100).round(1)  # noqa: E731 (no quota: blank)
     view = pd.DataFrame({level: r["entity_id"], "quota": r["quota"], "won %": pct("closed_won"),
                          "proj. %": pct("mean"), "P10 %": pct("p10"), "P50 %": pct("p50"), "P90 %": pct("p90"),
                          "plan %": pct("plan_expected"), "plan by now %": pct("plan_expected_to_date"),
@@ -857,7 +911,6 @@ def _diagnosis(as_of: datetime, period: str, plan: str, known_at: datetime | Non
 
 
 AsOfOpt = Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Diagnose as of this day.")]
-PeriodOpt = Annotated[str, typer.Option("--period", help="A period id, e.g. 2026Q2.")]
 RunOpt = Annotated[int | None, typer.Option("--run", help="Forecast run to diagnose (default: the latest for "
                                                           "the period and day; one is made if there is none).")]
 WindowOpt = Annotated[int, typer.Option("--window-days", help="Trailing days the achieved rates are measured over.")]

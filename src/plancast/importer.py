@@ -69,14 +69,18 @@ def import_file(
     valid_from: date | None = None,
     dry_run: bool = False,
     step: Step | None = None,
+    close_before_create: str = "refuse",
 ) -> ImportReport:
-    """Import one file of ``kind``; raise BadInput (and write nothing) if anything is wrong."""
+    """Import one file of ``kind``; raise BadInput (and write nothing) if anything is wrong.
+
+    ``close_before_create`` (opportunities): ``refuse`` (default), ``clamp`` or ``skip``
+    deals whose close date is before their creation date (see :func:`plancast.ingest.read`)."""
     t0 = time.perf_counter()
     k = get_kind(kind)
     say = step or (lambda _msg: None)
     say(f"reading {path}")
     loaded = ingest.read(path, k, preset=preset, mapping=mapping, decimal_comma=decimal_comma, sheet=sheet,
-                         date_format=date_format)
+                         date_format=date_format, close_before_create=close_before_create)
     say("checking references")
     loaded = ingest.check_references(
         loaded, store.known_ids(), store.periods(), stage_flags=store.stage_flags()
@@ -84,6 +88,9 @@ def import_file(
     frame, also = _prepare(k, loaded.frame, loaded.rows, loaded.source, valid_from=valid_from)
     report = ImportReport(kind=k.name, source=loaded.source, rows=len(frame), warnings=list(loaded.warnings),
                           dry_run=dry_run)
+    if k.name == "quotas":
+        report.warnings += uncarried_quota_warnings(
+            frame, store.plan_records("rep_assignments", plan_id=plan_id), loaded.source)
     if not dry_run:
         say(f"writing {len(frame):,} rows")
         report.result = store.write(
@@ -121,6 +128,45 @@ def import_frame(
     frame, also = _prepare(k, loaded.frame, rows, source, valid_from=valid_from)
     return store.write(k, frame, source=source, plan_id=plan_id, reason=reason, author=author,
                        recorded_at=recorded_at, stages=stages, also=also)
+
+
+def uncarried_quota_warnings(quotas: pd.DataFrame, assignments: pd.DataFrame, source: str) -> list[str]:
+    """Rep quotas for days on which their rep covers no territory (say so: no territory carries them).
+
+    Nothing is said when the store holds no rep assignments at all (quotas imported first)."""
+    q = quotas[(quotas["entity_type"].astype(str) == "rep").to_numpy()]
+    if not len(q) or not len(assignments) or q["valid_from"].isna().all():
+        return []
+    far = pd.Timestamp.max.normalize()
+    q = pd.DataFrame({"qid": np.arange(len(q)), "rep_id": q["entity_id"].astype(str).to_numpy(),
+                      "qa": pd.to_datetime(q["valid_from"]).to_numpy(),
+                      "qb": pd.to_datetime(q["valid_to"]).fillna(far).to_numpy()})
+    a = pd.DataFrame({"rep_id": assignments["rep_id"].astype(str).to_numpy(),
+                      "aa": pd.to_datetime(assignments["valid_from"]).to_numpy(),
+                      "ab": pd.to_datetime(assignments["valid_to"]).fillna(far).to_numpy()})
+    m = q.merge(a, on="rep_id", how="left")
+    end = np.minimum(m["qb"].to_numpy(), m["ab"].fillna(far).to_numpy())
+    start = np.maximum(m["qa"].to_numpy(), m["aa"].fillna(far).to_numpy())  # no assignment: nothing covered
+    overlap = pd.Series(np.clip((end - start) / np.timedelta64(1, "D"), 0, None), index=m.index)
+    covered = overlap.groupby(m["qid"]).sum().reindex(q["qid"]).to_numpy()
+    days = (q["qb"] - q["qa"]).dt.days.to_numpy()
+    none, part = covered <= 0, (covered > 0) & (covered < days)
+    if not none.any() and not part.any():
+        return []
+    out = []
+    if none.any():
+        per_rep = q.loc[none, "rep_id"].value_counts().sort_index()
+        listing = ", ".join(f"{r} ({n})" for r, n in per_rep.head(12).items()) + (" …" if len(per_rep) > 12 else "")
+        n = int(none.sum())
+        out.append(f"{source}: {n:,} rep quota{'s are' if n != 1 else ' is'} for periods in which the rep covers "
+                   f"no territory, by rep: {listing}; stored, but no territory carries them (plan show --level rep "
+                   "leaves them out) — import the rep assignments if they are missing")
+    if part.any():
+        n = int(part.sum())
+        out.append(f"{source}: {n:,} rep quota{'s' if n != 1 else ''} fall{'s' if n == 1 else ''} partly on days "
+                   "the rep covers no territory: the rep carries only the covered days' part (after an assignment "
+                   "ends, the territory's open seat carries the rest; plancast plan history REP shows where)")
+    return out
 
 
 def _prepare(

@@ -168,8 +168,9 @@ def project(
     owner = owner[keep]
     p_base = np.asarray(cal.p_win_within_age(now["stage"].to_numpy(), now["age_days"].to_numpy(), window),
                         dtype=float)
-    company_w = float(cal.win_rate("company", "company"))
-    rep_w = np.asarray(cal.win_rate("rep", owner), dtype=float)
+    # clipped: a history without a single lost (or won) deal must not give infinite odds
+    company_w = float(np.clip(cal.win_rate("company", "company"), 1e-6, 1 - 1e-6))
+    rep_w = np.clip(np.asarray(cal.win_rate("rep", owner), dtype=float), 1e-6, 1 - 1e-6)
     odds = p_base / np.clip(1 - p_base, 1e-12, None) * (rep_w / (1 - rep_w)) / (company_w / (1 - company_w))
     p = np.where(p_base <= 0, 0.0, np.where(p_base >= 1, 1.0, odds / (1 + odds)))
     amount = d["amount_asof"].to_numpy(dtype=float)[now["deal"].to_numpy()]

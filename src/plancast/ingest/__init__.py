@@ -39,6 +39,18 @@ Rules worth knowing (each has a test and a message that says what to do):
   without amount, ``is_won`` without ``is_closed`` are refused; blank
   ``is_closed``/``is_won`` are filled from the stage definitions; deals without
   an account are kept and counted in a warning (they count for their owner).
+  ``close_before_create="clamp"`` sets such a deal's creation date to its close
+  date, ``"skip"`` leaves it out; each is counted in a warning (for exports whose
+  creation dates are load times, such as Salesforce's demo org).
+* **Placeholders and misspellings**: null-id cells are counted in one warning;
+  a preset's known misspellings (``correct``) and "0 means unknown" values
+  (``blank_when``) are rewritten and counted; accounts sharing a name are
+  listed in a warning and kept apart by their ids.
+* **Files without a header row** are read by position only with a preset's
+  layout, and a warning says so (:mod:`.readers`).
+* **Quotas by date**: a preset's ``quarter_of`` column names each quota's
+  quarter by a day; :func:`check_references` resolves it to the store's quarter
+  starting within 7 days of it (counted in a warning), or refuses the row.
 * **Opportunity history**: a blank ``history_id`` is filled with a stable hash
   of (opportunity_id, changed_at, stage, amount, close_date).
 * Columns that neither the kind nor the preset know are ignored, with one
@@ -48,6 +60,7 @@ Rules worth knowing (each has a test and a message that says what to do):
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -59,14 +72,15 @@ from ..errors import BadInput, Problem
 from ..kinds import DTYPES, Column, Kind, get_kind
 from .columns import resolve
 from .mapping import Mapping, load_mapping
-from .presets import PRESETS, Derive, Preset, StageDef, get_preset, stages_frame
+from .presets import PRESETS, Derive, KindSpec, Preset, StageDef, get_preset, stages_frame
 from .presets import preset_names as _preset_names
 from .readers import ACCEPTED_SUFFIXES, RawTable, read_raw
 from .rules import LIMIT, Checker, Problems, fill_history_ids, problems_in
-from .values import Parsed, parse_column, text
+from .values import NULL_SENTINELS, Parsed, parse_column, text
 
 __all__ = [
     "ACCEPTED_SUFFIXES",
+    "CLOSE_BEFORE_CREATE",
     "LIMIT",
     "Loaded",
     "PRESETS",
@@ -95,6 +109,8 @@ class Loaded:
     stages: pd.DataFrame | None = None
     #: canonical column -> the file's name for it (for messages after reading)
     labels: dict[str, str] = field(default_factory=dict)
+    #: quotas read with a preset's ``quarter_of``: the date naming each row's quarter (period is blank)
+    period_dates: pd.Series | None = None
 
 
 
@@ -105,6 +121,10 @@ def _count(n: int, noun: str) -> str:
 
 def _kind(kind: str | Kind) -> Kind:
     return kind if isinstance(kind, Kind) else get_kind(kind)
+
+
+#: the cells of a preset's ``quarter_of`` column while reading (not a canonical column)
+_QUARTER = "\0quarter_of"
 
 
 def preset_names() -> list[str]:
@@ -152,15 +172,27 @@ def read(
     decimal_comma: bool = False,
     sheet: str | None = None,
     date_format: str | None = None,
+    close_before_create: str = "refuse",
 ) -> Loaded:
     """Read ``path`` as ``kind``; raise :class:`BadInput` listing every problem found.
 
-    ``date_format`` (strptime codes, e.g. ``%m/%d/%Y``) wins over a mapping file's."""
+    ``date_format`` (strptime codes, e.g. ``%m/%d/%Y``) wins over a mapping file's.
+    ``close_before_create`` (opportunities): what to do with deals whose close date is
+    before their creation date — ``refuse`` (the default), ``clamp`` (the creation date
+    becomes the close date) or ``skip`` (the deals are left out); see
+    :data:`CLOSE_BEFORE_CREATE`."""
     k = _kind(kind)
     source = str(path)
+    if close_before_create not in CLOSE_BEFORE_CREATE:
+        raise BadInput(
+            f"close-before-create policy {close_before_create!r} is not one of {', '.join(CLOSE_BEFORE_CREATE)}",
+            [Problem(source, None, None, close_before_create,
+                     "is not a close-before-create policy; use " + ", ".join(CLOSE_BEFORE_CREATE))],
+            hint="use " + ", ".join(f"{n} ({d})" for n, d in CLOSE_BEFORE_CREATE.items()),
+        )
     m = load_mapping(mapping) if mapping is not None else None
     p = get_preset(preset, source)
-    spec = p.spec(k.name)
+    base = p.spec(k.name)
     dc = bool(decimal_comma or (m is not None and m.decimal_comma))
     raw = read_raw(
         Path(path),
@@ -169,20 +201,33 @@ def read(
         encoding=m.encoding if m else None,
         sheet=sheet or (m.sheet if m else None),
         decimal_comma=dc,
+        layouts=base.layouts,
+        layout_of=f"the {p.name} preset's {k.name.replace('_', '-')}",
     )
-    reader = _Reader(k, source, p, m, raw, decimal_comma=dc)
+    reader = _Reader(k, source, p, m, raw, decimal_comma=dc, spec=base.pick(raw.header),
+                     close_before_create=close_before_create)
     if date_format:
         reader.date_format = date_format
     return reader.run()
 
 
+#: what ``read(..., close_before_create=)`` accepts, and what each does
+CLOSE_BEFORE_CREATE = {
+    "refuse": "the file is refused, naming each deal",
+    "clamp": "the creation date becomes the close date, counted in a warning",
+    "skip": "those deals are left out, counted in a warning",
+}
+
+
 class _Reader:
     def __init__(self, kind: Kind, source: str, preset: Preset, mapping: Mapping | None, raw: RawTable,
-                 *, decimal_comma: bool) -> None:
+                 *, decimal_comma: bool, spec: KindSpec | None = None, close_before_create: str = "refuse") -> None:
         self.kind = kind
         self.source = source
         self.preset = preset
-        self.spec = preset.spec(kind.name)
+        self.spec = spec or preset.spec(kind.name)
+        self.close_before_create = close_before_create
+        self.hint: str | None = None
         self.mapping = mapping
         self.raw = raw
         self.decimal_comma = decimal_comma
@@ -200,7 +245,7 @@ class _Reader:
         return BadInput(
             f"{self.source} was not imported: {n} problem{'s' if n != 1 else ''} found",
             self.out.result(),
-            hint="fix the rows listed (or the file) and import it again; nothing was imported",
+            hint=self.hint or "fix the rows listed (or the file) and import it again; nothing was imported",
         )
 
     def keep(self, mask: np.ndarray) -> None:
@@ -224,6 +269,12 @@ class _Reader:
                 f"{self.kind.name} does not use: {shown}")
         self.raw_columns = list(self.raw.columns)
         self.cells = {c: self.raw_columns[pos] for c, pos in res.sources.items()}
+        if res.quarter_of is not None:
+            self.cells[_QUARTER] = self.raw_columns[res.quarter_of]
+        have = {h.strip().lower() for h in self.raw.header}
+        for col, note in self.spec.notes.items():
+            if col.lower() in have:
+                self.warnings.append(f"{self.source}: {note}")
 
         # preset rules on the cells as read
         for rule, pos in res.drop_when:
@@ -244,13 +295,21 @@ class _Reader:
                         f"{self.labels.get(col, col)!r}: the first was kept")
         for col in self.spec.collapse_spaces:
             if col in self.cells:
-                self.cells[col] = text(self.cells[col]).str.replace(r"\s{2,}", " ", regex=True)
+                t = text(self.cells[col])
+                collapsed = t.str.replace(r"\s{2,}", " ", regex=True)
+                n = int((collapsed != t).sum())
+                if n:
+                    self.warnings.append(f"{self.source}: {_count(n, 'value')} in {self.labels.get(col, col)!r} "
+                                         "had runs of spaces; each run was read as one space")
+                self.cells[col] = collapsed
+        self.count_sentinels()
 
         parsed = {c: parse_column(self.cells[c], self.kind.column(c), decimal_comma=self.decimal_comma,
                                   date_format=self.date_format) for c in self.kind.column_names if c in self.cells}
         for col, factor in self.spec.scale.items():
             if col in parsed:
                 parsed[col].values = parsed[col].values * factor
+        self.apply_value_rules(parsed)
 
         # preset: leave out rows that cannot be kept (e.g. Maven deals with no creation date)
         drop = np.zeros(len(self.rows), dtype=bool)
@@ -278,6 +337,16 @@ class _Reader:
 
         shown = {c: text(s) for c, s in self.cells.items()}
         skip: dict[str, np.ndarray] = {}
+        quarter: Parsed | None = None
+        if _QUARTER in self.cells:
+            quarter = parse_column(self.cells[_QUARTER], Column("period", "date"), date_format=self.date_format)
+            # rows with a date get their period when references are checked; bad dates are reported here
+            skip["period"] = quarter.values.notna().to_numpy(dtype=bool) | quarter.bad
+            if quarter.bad.any():
+                cells = shown[_QUARTER]
+                self.out.add_rows(self.source, self.rows, np.flatnonzero(quarter.bad),
+                                  self.labels.get("period", "period"), lambda i, cells=cells: cells.iat[i] or None,
+                                  lambda i, msgs=quarter.messages: msgs.iat[i])
         for col, pc in parsed.items():
             skip[col] = pc.bad
             if pc.bad.any():
@@ -289,6 +358,14 @@ class _Reader:
         stages = self.stage_definitions()
         if self.kind.name == "opportunities" and stages is not None:
             fill_flags(frame, stage_flag_map(stages))
+        if self.kind.name == "opportunities":
+            frame, shown, skip = self.closes_before_creation(frame, shown, skip)
+        for col, message in self.spec.warn_blank.items():
+            if col in frame.columns and col in parsed:
+                blank = frame[col].isna().to_numpy(dtype=bool) & ~skip.get(col, np.zeros(len(frame), dtype=bool))
+                if blank.any():
+                    self.warnings.append(f"{self.source}: " + message.format(
+                        by_stage=_by_stage(frame, blank), **_plural(int(blank.sum()))))
         if self.kind.name == "opportunity_history":
             filled = fill_history_ids(frame)
             if filled:
@@ -310,7 +387,98 @@ class _Reader:
             raise self.fail()
         self.warnings.extend(summary_warnings(self.kind, frame, self.source, self.labels))
         return Loaded(self.kind, frame, self.source, self.rows.astype(np.int64), self.warnings, stages,
-                      dict(self.labels))
+                      dict(self.labels),
+                      None if quarter is None else quarter.values.reset_index(drop=True).astype("datetime64[ns]"))
+
+    def count_sentinels(self) -> None:
+        """Count the CRM null ids (read as blank) in the text columns used, for one warning."""
+        found: list[str] = []
+        total = 0
+        for col, cells in self.cells.items():
+            if col not in self.kind.column_names or self.kind.column(col).type != "str":
+                continue
+            n = int(text(cells).isin(NULL_SENTINELS).sum())
+            if n:
+                total += n
+                found.append(f"{self.labels.get(col, col)!r} {n:,}")
+        if total:
+            self.warnings.append(
+                f"{self.source}: {_count(total, 'cell')} held the null id {NULL_SENTINELS[0]} ({', '.join(found)}): "
+                "read as blank")
+
+    def apply_value_rules(self, parsed: dict[str, Parsed]) -> None:
+        """The preset's corrections, blanked zeros and inclusive end dates, on parsed values."""
+        for rule in self.spec.correct:
+            pc = parsed.get(rule.column)
+            if pc is None:
+                continue
+            values = pc.values
+            label = self.labels.get(rule.column, rule.column)
+            for wrong, right in rule.values.items():
+                hit = (values == wrong).fillna(False).to_numpy(dtype=bool)
+                if hit.any():
+                    values = values.where(~hit, right)
+                    self.warnings.append(f"{self.source}: {_count(int(hit.sum()), 'row')}: {label} {wrong!r} was "
+                                         f"read as {right!r} ({rule.reason})")
+            pc.values = values
+        header = {name.lower(): i for i, name in reversed(list(enumerate(self.raw.header)))}
+        for rule in self.spec.blank_when:
+            pc, pos = parsed.get(rule.column), header.get(rule.source.lower())
+            if pc is None or pos is None:
+                continue
+            src = text(self.raw_columns[pos]).str.lower().isin([v.lower() for v in rule.values]).to_numpy(dtype=bool)
+            hit = src & (pd.to_numeric(pc.values, errors="coerce") == 0).to_numpy(dtype=bool) & ~pc.bad
+            if hit.any():
+                pc.values = pc.values.where(~hit)
+                self.warnings.append(f"{self.source}: " + rule.reason.format(**_plural(int(hit.sum()))))
+        for col in self.spec.end_inclusive:
+            pc = parsed.get(col)
+            if pc is None:
+                continue
+            given = pc.values.notna().to_numpy(dtype=bool)
+            if given.any():
+                pc.values = pc.values + pd.Timedelta(days=1)
+                label = self.labels.get(col, col)
+                self.warnings.append(
+                    f"{self.source}: {_count(int(given.sum()), 'value')} in {label!r} {'is' if given.sum() == 1 else 'are'}"
+                    f" the last day (inclusive); {col} is the day after, as plancast's {col} is exclusive")
+
+    def closes_before_creation(
+        self, frame: pd.DataFrame, shown: dict[str, pd.Series], skip: dict[str, np.ndarray]
+    ) -> tuple[pd.DataFrame, dict[str, pd.Series], dict[str, np.ndarray]]:
+        """Apply the close-before-create policy (the row rules refuse what is left)."""
+        if not {"close_date", "created_date"} <= set(frame.columns):
+            return frame, shown, skip
+        ok = ~skip.get("close_date", np.zeros(len(frame), dtype=bool)) & ~skip.get(
+            "created_date", np.zeros(len(frame), dtype=bool))
+        before = (frame["close_date"] < frame["created_date"]).fillna(False).to_numpy(dtype=bool) & ok
+        if not before.any():
+            return frame, shown, skip
+        close_l, created_l = self.labels.get("close_date", "close_date"), self.labels.get("created_date", "created_date")
+        if self.close_before_create == "refuse":
+            self.hint = (f"fix the dates listed and import the file again; if {created_l} is when the records "
+                         "were loaded rather than when the deals began (a migrated or demo org), import with "
+                         "--close-before-create clamp (the creation date becomes the close date) or skip "
+                         "(those deals are left out); nothing was imported")
+            return frame, shown, skip
+        closed = frame["is_closed"].fillna(False).to_numpy(dtype=bool)
+        split = f"{int((before & closed).sum()):,} closed, {int((before & ~closed).sum()):,} open"
+        n = int(before.sum())
+        deals = "deal has" if n == 1 else "deals have"
+        if self.close_before_create == "clamp":
+            frame = frame.copy()
+            frame.loc[before, "created_date"] = frame.loc[before, "close_date"]
+            self.warnings.append(
+                f"{self.source}: {n:,} {deals} a {close_l} before {created_l} ({split}): {created_l} was set to "
+                f"{close_l} (--close-before-create clamp), so their sales cycle reads as 0 days")
+            return frame, shown, skip
+        keep = np.flatnonzero(~before)
+        self.warnings.append(f"{self.source}: {n:,} {deals} a {close_l} before {created_l} ({split}): left out "
+                             "(--close-before-create skip)")
+        self.rows = self.rows[keep]
+        return (frame.iloc[keep].reset_index(drop=True),
+                {c: v.iloc[keep].reset_index(drop=True) for c, v in shown.items()},
+                {c: v[keep] for c, v in skip.items()})
 
     def derive(self, rule: Derive) -> None:
         header = {name: i for i, name in reversed(list(enumerate(self.raw.header)))}
@@ -337,6 +505,8 @@ class _Reader:
         t = col(rule.source)
         low = t.str.lower()
         mapped = low.map(dict(rule.values))
+        if rule.otherwise is not None:
+            mapped = mapped.where(mapped.notna() | (t == ""), rule.otherwise)
         unknown = (t != "").to_numpy(dtype=bool) & mapped.isna().to_numpy(dtype=bool)
         if unknown.any():
             accepted = ", ".join(rule.values)
@@ -401,6 +571,18 @@ class _Reader:
         return stages_frame(list(defs.values()))
 
 
+def _plural(n: int) -> dict[str, str]:
+    """Format keys for preset messages: {n} the count, {s} a plural s, {have} has/have."""
+    return {"n": f"{n:,}", "s": "" if n == 1 else "s", "have": "has" if n == 1 else "have"}
+
+
+def _by_stage(frame: pd.DataFrame, mask: np.ndarray) -> str:
+    if "stage" not in frame.columns or not mask.any():
+        return ""
+    counts = frame["stage"][mask].value_counts(dropna=False)
+    return " (" + ", ".join(f"{s} {n:,}" for s, n in counts.items()) + ")"
+
+
 def stage_flag_map(stages: pd.DataFrame | None) -> dict[str, tuple[bool, bool]]:
     if stages is None or not len(stages):
         return {}
@@ -433,6 +615,17 @@ def fill_flags(frame: pd.DataFrame, flags: dict[str, tuple[bool, bool]]) -> np.n
 
 def summary_warnings(kind: Kind, frame: pd.DataFrame, source: str, labels: dict[str, str]) -> list[str]:
     out: list[str] = []
+    if kind.name == "accounts" and len(frame) and frame["name"].notna().any():
+        names = frame["name"].dropna().astype(str)
+        shared = names[names.str.casefold().duplicated(keep=False)]
+        if len(shared):
+            counts = shared.groupby(shared.str.casefold()).agg(["first", "size"])
+            listing = ", ".join(f"{f!r} ({n})" for f, n in zip(counts["first"][:8], counts["size"][:8], strict=True))
+            more = " …" if len(counts) > 8 else ""
+            label = labels.get("name", "name")
+            out.append(f"{source}: {len(shared):,} accounts have the same {label} as another account: {listing}{more}; "
+                       f"kept apart by their {labels.get('account_id', 'account_id')} (merge them in the CRM if "
+                       "they are one company)")
     if kind.name == "opportunities" and len(frame):
         no_account = frame["account_id"].isna().to_numpy(dtype=bool)
         if no_account.any():
@@ -526,6 +719,9 @@ def check_references(
             if subset.any():
                 _unknown_ids(checker, frame, "entity_id", kind_name, known_str[kind_name], subset=subset)
 
+    warnings = list(loaded.warnings)
+    if loaded.period_dates is not None and "period" in frame.columns:
+        warnings += _quarters_of_dates(checker, frame, loaded.period_dates, periods)
     filled = np.zeros(len(frame), dtype=bool)
     if "period" in frame.columns and k.temporal:
         filled = _fill_periods(checker, frame, periods)
@@ -543,7 +739,73 @@ def check_references(
             hint="import the missing reps / accounts / territories / stages first (periods: plancast calendar add "
             "YEAR), or fix the ids; nothing was imported",
         )
-    return dataclasses.replace(loaded, frame=frame)
+    return dataclasses.replace(loaded, frame=frame, warnings=warnings)
+
+
+#: how far (days) a quota's date may be from the first day of the quarter it names
+QUARTER_SLACK_DAYS = 7
+
+
+def _quarters_of_dates(checker: Checker, frame: pd.DataFrame, dates: pd.Series,
+                       periods: dict[str, tuple[date, date]]) -> list[str]:
+    """Fill blank ``period`` with the quarter whose first day is within QUARTER_SLACK_DAYS of the date."""
+    from ..calendar import parse_period_id
+
+    quarters = sorted((pd.Timestamp(v[0]), str(p)) for p, v in periods.items()
+                      if _is_quarter(str(p), parse_period_id))
+    d = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
+    todo = frame["period"].isna().to_numpy(dtype=bool) & ~np.isnat(d)
+    if not todo.any():
+        return []
+    label = checker.label("period")
+    # the first day of the month nearest each date: the start month a calendar would need
+    ts = pd.Series(d)
+    month_start = ts.dt.to_period("M").dt.to_timestamp()
+    nearest_month = month_start.where((ts - month_start).dt.days < 16, month_start + pd.offsets.MonthBegin(1))
+    if not quarters:
+        month = nearest_month.dt.month
+        year = nearest_month.dt.year + (month != 1)  # a fiscal year is named by the year it ends in
+        shown = ts.dt.strftime("%Y-%m-%d")
+        checker.report(todo, "period", value=lambda p: shown.iat[p], message=lambda p: (
+            f"names a quarter by its first day, but the store has no quarters; add the fiscal years first "
+            f"(plancast calendar add {int(year.iat[p])} --start-month {int(month.iat[p])}), then import again"))
+        return []
+    starts = np.array([q[0] for q in quarters], dtype="datetime64[ns]")
+    ids = np.array([q[1] for q in quarters], dtype=object)
+    i = np.clip(np.searchsorted(starts, d), 1, len(starts) - 1) if len(starts) > 1 else np.zeros(len(d), dtype=int)
+    if len(starts) > 1:  # the nearer of the neighbouring starts
+        left_closer = np.abs(d - starts[i - 1]) <= np.abs(starts[i] - d)
+        i = np.where(left_closer, i - 1, i)
+    off = ((d - starts[i]) / np.timedelta64(1, "D"))
+    near = todo & (np.abs(off) <= QUARTER_SLACK_DAYS)
+    far = todo & ~near
+    shown_start = pd.Series(starts[i]).dt.strftime("%Y-%m-%d")
+    shown_date = ts.dt.strftime("%Y-%m-%d")
+    checker.report(far, "period", value=lambda p: shown_date.iat[p], message=lambda p: (
+        f"is not within {QUARTER_SLACK_DAYS} days of the first day of a quarter in the store's calendar (nearest: "
+        f"{ids[i[p]]} from {shown_start.iat[p]}); quotas dated by quarter need quarters that start near their "
+        f"dates — add the fiscal years with plancast calendar add YEAR --start-month "
+        f"{int(nearest_month.iat[p].month)} (in a new store), or give a period column"))
+    values = frame["period"].astype(object).to_numpy(copy=True)
+    values[near] = ids[i[near]]
+    frame["period"] = pd.Series(values, index=frame.index, dtype=object)
+    moved = near & (off != 0)
+    if not moved.any():
+        return []
+    first = int(np.flatnonzero(moved)[0])
+    day = pd.Timestamp(d[first]).strftime("%Y-%m-%d")
+    n = int(moved.sum())
+    return [f"{checker.source}: {n:,} {label} value{'s are' if n != 1 else ' is'} not the first day of a quarter: "
+            f"each was read as the quarter that starts nearest to it, at most {QUARTER_SLACK_DAYS} days away "
+            f"(e.g. {day} → {ids[i[first]]} from {shown_start.iat[first]}); {int((near & ~moved).sum()):,} "
+            "fell on a quarter's first day"]
+
+
+def _is_quarter(period_id: str, parse: Callable[[str], tuple[str, int, int | None]]) -> bool:
+    try:
+        return parse(period_id)[0] == "quarter"
+    except BadInput:
+        return False
 
 
 def _unknown_ids(checker: Checker, frame: pd.DataFrame, column: str, ref_kind: str, ids: set[str],

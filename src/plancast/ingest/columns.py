@@ -70,6 +70,8 @@ class Resolution:
     labels: dict[str, str] = field(default_factory=dict)
     unused: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: header position of the date that names a quota's quarter (``KindSpec.quarter_of``), else None
+    quarter_of: int | None = None
 
 
 def resolve(
@@ -127,7 +129,7 @@ def resolve(
             res.sources[target] = pos
     # preset names, then canonical names
     for col in kind.column_names:
-        if col in res.sources:
+        if col in res.sources or spec.columns.get(col, None) == ():  # () = never read, not even by its own name
             continue
         for name in spec.columns.get(col, ()):
             pos = header.find(name)
@@ -151,6 +153,14 @@ def resolve(
         if pos is not None:
             res.drop_when.append((rule, pos))
             used.add(pos)
+    if "period" not in res.sources:
+        for name in spec.quarter_of:
+            pos = header.find(name)
+            if pos is not None:
+                res.quarter_of = pos
+                res.labels["period"] = header_names[pos]
+                used.add(pos)
+                break
     used.update(res.sources.values())
     for col, pos in res.sources.items():
         res.labels[col] = header_names[pos]
@@ -169,7 +179,7 @@ def resolve(
                 f"appears {len(twins)} times in the header (columns {letters}); rename or remove the extra "
                 "one so plancast knows which to use"))
 
-    derived = {r.target for r in res.derive}
+    derived = {r.target for r in res.derive} | ({"period"} if res.quarter_of is not None else set())
     for col in kind.required:
         if col in res.sources or col in derived:
             continue
@@ -180,7 +190,7 @@ def resolve(
             f"required column is missing{extra}; add a column named {col!r} or map yours with --mapping "
             f'([columns] "Your column" = "{col}")'))
 
-    known = {n.lower() for n in spec.known}
+    known = {n.lower() for n in (*spec.known, *spec.notes)}
     res.unused = [h for i, h in enumerate(header_names)
                   if i not in used and h.lower() not in known and h.strip()]
     return res

@@ -8,7 +8,8 @@ Kinds a preset does not list are read with canonical column names (as the
 
 ``columns``
     canonical column -> accepted source column names (exact match first, then
-    ignoring case). One source column may feed several canonical columns.
+    ignoring case). One source column may feed several canonical columns. An
+    empty tuple means the column is never read, not even under its canonical name.
 ``derive``
     a canonical column built from source columns: a ``template`` such as
     ``"{Territory} {State Or Province}"``, or a value map on one source column
@@ -34,6 +35,38 @@ Kinds a preset does not list are read with canonical column names (as the
 ``known``
     source columns the preset knows and deliberately does not use: they are
     ignored without a warning.
+``notes``
+    source columns the preset deliberately does not use *and says so*: when the
+    file has the column, the note is a warning (AdventureWorks
+    ``SalesPerson.TerritoryID``: assignments come from the territory history).
+``layouts``
+    column names for files **without a header row**, by position, one tuple per
+    accepted number of columns (AdventureWorks dumps; a fork added a leading
+    serial column to some tables). A first row equal to a layout is a header.
+``end_inclusive``
+    canonical date columns the source writes as the *last* day (inclusive): the
+    day after is stored, since plancast's ``valid_to`` is exclusive; a warning
+    counts them.
+``correct``
+    known misspellings rewritten to one spelling (Maven ``GTXPro`` is
+    ``GTX Pro`` in its products table), each with its reason and a warning
+    counting the cells.
+``blank_when``
+    values that mean "unknown" in the source blanked (Maven's ``close_value``
+    0 on lost deals), with a warning counting them.
+``warn_blank``
+    canonical columns whose blank cells are kept but counted in a warning
+    (``{n}`` the count, ``{by_stage}`` their stages).
+``quarter_of``
+    quotas: source columns (first found) holding a *date* that names the quota's
+    period instead of a period id: the quarter of the store's calendar that
+    starts on that day or at most 7 days from it (AdventureWorks ``QuotaDate``
+    2011-05-31 is the quarter from 2011-06-01). Resolved against the store's
+    periods when references are checked; a warning counts the dates moved.
+``variants`` / ``requires
+    another table for the same kind, used when the file has all the
+    ``requires`` columns (Salesforce reps from the ``OwnerId`` of any object
+    export, rather than from a User export).
 """
 
 from __future__ import annotations
@@ -56,6 +89,8 @@ class Derive:
     #: with ``values``: the source column whose (case-insensitive) values are mapped
     source: str | None = None
     values: Mapping[str, str] = field(default_factory=dict)
+    #: with ``values``: the value for any other non-blank cell (None: such a cell is a problem)
+    otherwise: str | None = None
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -76,6 +111,28 @@ class DropWhen:
 
 
 @dataclass(frozen=True)
+class Correct:
+    """Rewrite known misspellings of a canonical text column (exact match after trimming)."""
+
+    column: str
+    values: Mapping[str, str]
+    #: why the right spelling is right, shown in the warning
+    reason: str
+
+
+@dataclass(frozen=True)
+class BlankWhen:
+    """Blank ``column`` where the source column ``source`` holds one of ``values`` (any case)
+    and the parsed value is 0: the source writes 0 for "unknown"."""
+
+    column: str
+    source: str
+    values: tuple[str, ...]
+    #: warning text; {n} is the count ({s} a plural s, {have} has/have)
+    reason: str
+
+
+@dataclass(frozen=True)
 class KindSpec:
     columns: Mapping[str, tuple[str, ...]]
     derive: tuple[Derive, ...] = ()
@@ -87,6 +144,29 @@ class KindSpec:
     drop_blank: Mapping[str, str] = field(default_factory=dict)
     distinct: bool = False
     known: tuple[str, ...] = ()
+    #: source column -> warning shown when the file has it (known, not used, and worth saying why)
+    notes: Mapping[str, str] = field(default_factory=dict)
+    #: column names by position for files without a header row, one tuple per column count
+    layouts: tuple[tuple[str, ...], ...] = ()
+    #: canonical date columns written as the last day (inclusive); the day after is stored
+    end_inclusive: tuple[str, ...] = ()
+    correct: tuple[Correct, ...] = ()
+    blank_when: tuple[BlankWhen, ...] = ()
+    #: canonical column -> warning for its blank cells ({n} the count, {s}, {have}, {by_stage} their stages)
+    warn_blank: Mapping[str, str] = field(default_factory=dict)
+    #: quotas: source columns (first found) with a date naming the quarter (see the module docstring)
+    quarter_of: tuple[str, ...] = ()
+    #: other tables for the same kind, each used when the file has all its ``requires`` columns
+    variants: tuple[KindSpec, ...] = ()
+    requires: tuple[str, ...] = ()
+
+    def pick(self, header: list[str]) -> KindSpec:
+        """The variant whose ``requires`` columns the header has (ignoring case), else this table."""
+        have = {h.strip().lower() for h in header}
+        for v in self.variants:
+            if v.requires and all(r.lower() in have for r in v.requires):
+                return v
+        return self
 
 
 @dataclass(frozen=True)
@@ -134,6 +214,16 @@ def stages_frame(stages: tuple[StageDef, ...] | list[StageDef]) -> pd.DataFrame 
 # -- Salesforce ---------------------------------------------------------------
 
 _SF_DELETED = DropWhen("IsDeleted", ("1", "true"), "deleted in Salesforce (IsDeleted = 1)")
+#: read from the Opportunity export for reps, every other standard column is deliberately unused
+_SF_OBJECT_COLUMNS = (
+    "Id", "IsDeleted", "AccountId", "IsPrivate", "Name", "Description", "StageName", "StageSortOrder", "Amount",
+    "Probability", "ExpectedRevenue", "TotalOpportunityQuantity", "CloseDate", "Type", "NextStep", "LeadSource",
+    "IsClosed", "IsWon", "ForecastCategory", "ForecastCategoryName", "CampaignId", "HasOpportunityLineItem",
+    "Pricebook2Id", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp",
+    "LastActivityDate", "LastStageChangeDate", "FiscalYear", "FiscalQuarter", "ContactId",
+    "PrimaryPartnerAccountId", "ContractId", "LastAmountChangedHistoryId", "LastCloseDateChangedHistoryId",
+    "CurrencyIsoCode", "LastViewedDate", "LastReferencedDate",
+)
 
 SALESFORCE = Preset(
     "salesforce",
@@ -186,6 +276,8 @@ SALESFORCE = Preset(
             },
             drop_when=(_SF_DELETED,),
             known=("IsDeleted",),
+            warn_blank={"country": "{n} account{s} {have} no BillingCountry: kept blank (country is kept as "
+                                   "written, so assignment rules on country do not place them)"},
         ),
         "reps": KindSpec(
             columns={
@@ -194,6 +286,19 @@ SALESFORCE = Preset(
                 "email": ("Email",),
                 "manager": ("ManagerId",),
             },
+            # an Opportunity (or Account …) export instead of a User export: its owners are the reps
+            variants=(
+                KindSpec(
+                    # the export's own Name, Type … are the object's, not the owner's
+                    columns={"rep_id": ("OwnerId",), **{c: () for c in KINDS["reps"].column_names if c != "rep_id"}},
+                    requires=("OwnerId",),
+                    distinct=True,
+                    drop_when=(_SF_DELETED,),
+                    notes={"OwnerId": "reps are the distinct OwnerId values of this export (it is not a User "
+                                      "export, so they have no names; import a User export to add them)"},
+                    known=_SF_OBJECT_COLUMNS,
+                ),
+            ),
         ),
     },
     stages=(
@@ -280,6 +385,14 @@ MAVEN = Preset(
                     "Prospecting deals): left out{by_stage}"
                 ),
             },
+            correct=(Correct("product", {"GTXPro": "GTX Pro"}, "the name products.csv gives it"),),
+            blank_when=(BlankWhen("amount", "deal_stage", ("Lost",),
+                                  "{n} Lost deal{s} {have} close_value 0: Maven records no value for lost deals, so "
+                                  "their amount is left blank (unknown), not $0"),),
+            warn_blank={
+                "close_date": "{n} deal{s} {have} no close_date{by_stage}: kept (Maven sets it when a deal closes; "
+                              "an open deal has no expected close date)",
+            },
         ),
         "reps": KindSpec(
             columns={
@@ -310,6 +423,10 @@ MAVEN = Preset(
             },
             scale={"annual_revenue": 1e6},
             known=("year_established",),
+            correct=(
+                Correct("industry", {"technolgy": "technology"}, "a misspelling in accounts.csv"),
+                Correct("country", {"Philipines": "Philippines"}, "a misspelling in accounts.csv"),
+            ),
         ),
     },
     stages=(
@@ -388,11 +505,64 @@ POWERBI = Preset(
     ),
 )
 
+# -- AdventureWorks (Microsoft's sample OLTP database, tab-separated dumps without headers) ------
+
+_AW_TERRITORY = ("TerritoryID", "Name", "CountryRegionCode", "Group", "SalesYTD", "SalesLastYear", "CostYTD",
+                 "CostLastYear", "rowguid", "ModifiedDate")
+_AW_PERSON = ("BusinessEntityID", "TerritoryID", "SalesQuota", "Bonus", "CommissionPct", "SalesYTD",
+              "SalesLastYear", "rowguid", "ModifiedDate")
+_AW_TERRITORY_HISTORY = ("BusinessEntityID", "TerritoryID", "StartDate", "EndDate", "rowguid", "ModifiedDate")
+_AW_QUOTA_HISTORY = ("BusinessEntityID", "QuotaDate", "SalesQuota", "rowguid", "ModifiedDate")
+
+ADVENTUREWORKS = Preset(
+    "adventureworks",
+    "Microsoft AdventureWorks (OLTP) Sales tables as tab-separated dumps without a header row: "
+    "SalesTerritory.csv (territories; regions are the Group), SalesPerson.csv (reps), "
+    "SalesTerritoryHistory.csv (rep assignments), SalesPersonQuotaHistory.csv (quarterly rep quotas, "
+    "by QuotaDate; needs a calendar whose quarters start near those dates: --start-month 6). "
+    "A leading serial column (added by some exports) is accepted.",
+    {
+        "territories": KindSpec(
+            columns={"territory_id": ("TerritoryID",), "name": ("Name",), "region_id": ("Group",)},
+            layouts=(_AW_TERRITORY,),
+            known=("CountryRegionCode", "SalesLastYear", "CostYTD", "CostLastYear", "rowguid", "ModifiedDate"),
+            notes={"SalesYTD": "SalesYTD and SalesLastYear are not imported: they are totals frozen in the "
+                               "sample, not bookings plancast can date"},
+        ),
+        "reps": KindSpec(
+            columns={"rep_id": ("BusinessEntityID",)},
+            derive=(Derive("role", source="TerritoryID", values={"": "manager"}, otherwise="AE"),),
+            layouts=(_AW_PERSON,),
+            known=("SalesQuota", "Bonus", "CommissionPct", "SalesYTD", "SalesLastYear", "rowguid", "ModifiedDate"),
+            notes={"TerritoryID": "TerritoryID is not imported as an assignment: a rep's territories over time "
+                                  "come from SalesTerritoryHistory.csv (TerritoryID is only the latest and can "
+                                  "disagree with it); reps without one are the sales managers (role manager). "
+                                  "SalesQuota is a standing figure on another scale: quotas come from "
+                                  "SalesPersonQuotaHistory.csv"},
+        ),
+        "rep_assignments": KindSpec(
+            columns={"rep_id": ("BusinessEntityID",), "territory_id": ("TerritoryID",),
+                     "valid_from": ("StartDate",), "valid_to": ("EndDate",)},
+            layouts=(("serial", *_AW_TERRITORY_HISTORY), _AW_TERRITORY_HISTORY),
+            end_inclusive=("valid_to",),
+            # ModifiedDate is when a row was last edited (the end date set), not when the assignment was known
+            known=("serial", "rowguid", "ModifiedDate"),
+        ),
+        "quotas": KindSpec(
+            columns={"entity_id": ("BusinessEntityID",), "amount": ("SalesQuota",),
+                     "recorded_at": ("ModifiedDate",)},
+            quarter_of=("QuotaDate",),
+            layouts=(("serial", *_AW_QUOTA_HISTORY), _AW_QUOTA_HISTORY),
+            known=("serial", "rowguid"),
+        ),
+    },
+)
+
 # -- plancast (canonical names) ---------------------------------------------------
 
 PLANCAST = Preset("plancast", "plancast's own column names (see `plancast kinds`).", {})
 
-PRESETS: dict[str, Preset] = {p.name: p for p in (PLANCAST, SALESFORCE, HUBSPOT, MAVEN, POWERBI)}
+PRESETS: dict[str, Preset] = {p.name: p for p in (PLANCAST, SALESFORCE, HUBSPOT, MAVEN, POWERBI, ADVENTUREWORKS)}
 
 
 def get_preset(name: str | None, source: str) -> Preset:

@@ -23,6 +23,12 @@ Text files (``.csv``, ``.txt``, ``.tsv``):
   break does not shift the row numbers a spreadsheet shows.
 * Blank lines and rows whose cells are all blank are skipped (row numbers still
   count them). A row with more or fewer fields than the header is refused.
+* Files without a header row (database dumps such as AdventureWorks'): a preset
+  may give the column names by position (``layouts``, one list per accepted
+  number of columns). A first row that equals one of them (ignoring case) is
+  the header as usual; otherwise the first row is data (row 1) and the columns
+  are named by the layout with as many columns as the file, with a warning that
+  says so. A file whose column count matches no layout is refused.
 
 ``.xlsx``: the first sheet (or ``sheet``); the header is the first non-empty
 row; row numbers are the sheet's own. Dates, numbers and booleans typed in
@@ -71,6 +77,8 @@ class RawTable:
     problems: list[Problem] = field(default_factory=list)
     #: the delimiter used (text files), else None
     delimiter: str | None = None
+    #: the row number of the header (1 unless blank lines precede it)
+    header_row: int = 1
 
 
 def _refuse(source: str, message: str, hint: str | None = None) -> BadInput:
@@ -89,8 +97,13 @@ def read_raw(
     encoding: str | None = None,
     sheet: str | None = None,
     decimal_comma: bool = False,
+    layouts: tuple[tuple[str, ...], ...] = (),
+    layout_of: str = "",
 ) -> RawTable:
-    """Read ``path`` by its suffix; raise :class:`BadInput` for file-level problems."""
+    """Read ``path`` by its suffix; raise :class:`BadInput` for file-level problems.
+
+    ``layouts``: column names for a file without a header row, one tuple per
+    accepted column count (``layout_of`` names whose layouts they are, for messages)."""
     suffix = path.suffix.lower()
     if suffix not in ACCEPTED_SUFFIXES:
         shown = suffix or "(none)"
@@ -112,6 +125,8 @@ def read_raw(
                            encoding=encoding)
         if sheet:
             table.warnings.append(f"--sheet {sheet!r} was ignored: {source} is a text file, not a workbook")
+    if layouts and suffix != ".parquet":
+        _apply_layout(table, source, layouts, layout_of)
     _drop_blank_rows(table)
     if not table.columns or not len(table.rows):
         if table.problems:  # every record was ragged: report those
@@ -121,6 +136,28 @@ def read_raw(
             "has a header row but no data rows; export it again with the data",
         )
     return table
+
+
+def _apply_layout(table: RawTable, source: str, layouts: tuple[tuple[str, ...], ...], layout_of: str) -> None:
+    """Name the columns of a file without a header row (see the module docstring)."""
+    if any([h.lower() for h in table.header] == [n.lower() for n in layout] for layout in layouts):
+        return  # it has the header after all
+    n = len(table.header)
+    chosen = next((layout for layout in layouts if len(layout) == n), None)
+    if chosen is None:
+        expected = " or ".join(f"{len(lay)} ({', '.join(lay)})" for lay in layouts)
+        raise _refuse(
+            source,
+            f"has {n} column{'s' if n != 1 else ''} and no header row that {layout_of} knows; it reads this "
+            f"file without a header as {expected} columns — check that this is the right file for the import kind",
+        )
+    table.columns = [pd.concat([pd.Series([h], dtype=c.dtype), c], ignore_index=True)
+                     for h, c in zip(table.header, table.columns, strict=True)]
+    table.rows = np.concatenate([[table.header_row], table.rows]).astype(np.int64)
+    table.header = list(chosen)
+    table.warnings.append(
+        f"{source}: no header row, so its {n} columns were read by position as {layout_of} lays them out: "
+        + ", ".join(chosen))
 
 
 def _drop_blank_rows(table: RawTable) -> None:
@@ -313,7 +350,8 @@ def _read_text(path: Path, source: str, *, delimiter: str | None, encoding: str 
         rows = np.arange(2 + offset, 2 + offset + (len(columns[0]) if columns else 0), dtype=np.int64)
     header_out = [str(h).strip().lstrip("\ufeff").strip() for h in header_cells]
     warnings_out = [warning] if warning else []
-    return RawTable(header_out, columns, rows, warnings_out, problems, delim)
+    header_row = int(record_numbers[0]) if len(record_numbers) else 1 + offset
+    return RawTable(header_out, columns, rows, warnings_out, problems, delim, header_row)
 
 
 # -- Excel -------------------------------------------------------------------
@@ -401,7 +439,7 @@ def _read_xlsx(path: Path, source: str, *, sheet: str | None, decimal_comma: boo
         numbers.append(number)
     columns = [pd.Series([r[i] for r in body], dtype="str") for i in range(n)]
     rows = np.asarray(numbers, dtype=np.int64)
-    return RawTable([h.strip() for h in header], columns, rows, notes, problems, None)
+    return RawTable([h.strip() for h in header], columns, rows, notes, problems, None, header_number)
 
 
 # -- Parquet -----------------------------------------------------------------

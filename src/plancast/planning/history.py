@@ -153,4 +153,52 @@ def history(store: Store, entity: str, *, plan_id: str = DEFAULT_PLAN) -> pd.Dat
         raise NotFound(f"no plan records name {entity!r}",
                        hint="give a territory, rep or account id (plancast show territories lists them)")
     out = pd.concat(parts, ignore_index=True).merge(versions, on="version_id", how="left")
+    out["carried"] = _carried_in(store, out, entity, plan_id)
+    has = out["carried"].notna()
+    out.loc[has, "record"] = out.loc[has, "record"] + " → " + out.loc[has, "carried"]
     return out.sort_values(["recorded_at", "kind", "record_id"]).reset_index(drop=True)
+
+
+def _carried_in(store: Store, h: pd.DataFrame, rep: str, plan_id: str) -> pd.Series:
+    """For the rep quota records in ``h``: where the quota is carried, as ``plan show --level rep`` splits it
+    (by days, in the territories the rep covers then; after a departure, the territory's open seat)."""
+    from .quota import OPEN, carried_quota
+
+    out = pd.Series(None, index=h.index, dtype=object)
+    quotas = h[(h["kind"] == "quotas") & ~h["retracted"].astype(bool)]
+    if not len(quotas):
+        return out
+    records = store.record_history("quotas", plan_id=plan_id).set_index("record_id")
+    records = records.loc[records.index.intersection(quotas["record_id"])]
+    records = records[records["entity_type"] == "rep"]
+    if not len(records):
+        return out
+    periods = store.periods()
+    assignments = store.plan_records("rep_assignments", plan_id=plan_id)
+    assignments = assignments[assignments["rep_id"].astype(str) == rep]
+    reps = store.read_table("rep")
+    territories = store.read_table("territory")
+    names = dict(zip(territories["territory_id"].astype(str), territories["name"], strict=True))
+
+    def where(t: str) -> str:
+        name = names.get(str(t))
+        return f"{t} ({name})" if isinstance(name, str) and name and name != str(t) else str(t)
+
+    for record_id in records.index:  # one rep's quota records: a few dozen at most
+        q = records.loc[[record_id]].reset_index()
+        period = str(q["period"].iat[0])
+        if period not in periods:
+            continue
+        start, end = periods[period]
+        pieces = carried_quota(q, assignments, reps, start, end)
+        if not len(pieces):
+            text = "carried by no territory (the rep covers none then)"
+        else:
+            key = [pieces["rep_id"], pieces["territory_id"]]
+            carried = pieces["carried"].groupby(key, sort=False).sum()
+            days = (pieces["valid_to"] - pieces["valid_from"]).dt.days.groupby(key, sort=False).sum()
+            text = "carried in " + ", ".join(
+                f"{'open seat of ' if r == OPEN else ''}{where(t)}: ${c:,.2f} ({d} day{'s' if d != 1 else ''})"
+                for (r, t), c, d in zip(carried.index, carried.to_numpy(), days.to_numpy(), strict=True))
+        out[quotas.index[(quotas["record_id"] == record_id).to_numpy()]] = text
+    return out
