@@ -353,21 +353,32 @@ def plan_derive(
 ) -> None:
     """Planning assumptions for a period from what each territory achieved over a history window."""
     from .planning.build import period_bounds
-    from .planning.derive import default_window, derive_assumptions, write_derived_assumptions
+    from .planning.derive import default_window, derive_assignments, derive_assumptions, write_derived_assumptions
 
     store = _store(create=False)
     start, _ = period_bounds(store, period)
     ws, we = default_window(start)
     ws = since.date() if since else ws
     we = until.date() if until else we
-    frame, notes = derive_assumptions(store, period, ws, we, uplift=uplift, plan_id=plan, known_at=known_at)
+    assignments = None
+    if not len(store.plan_records("territory_assignments", plan_id=plan, during=(ws, we), known_at=known_at)):
+        assignments = derive_assignments(store, ws, we, plan_id=plan, known_at=known_at)
+    frame, notes = derive_assumptions(store, period, ws, we, uplift=uplift, plan_id=plan, known_at=known_at,
+                                      assignments=assignments)
+    if assignments is not None:
+        notes.insert(0, f"no account assignments in the store: {len(assignments)} accounts assigned to the "
+                        f"territory whose reps created most of their deals from {ws} to {we}")
     written = None
     if not dry_run:
+        if assignments is not None:
+            store.write("territory_assignments", assignments, source="plancast plan derive", plan_id=plan,
+                        reason=f"accounts to the territories that worked them, {ws} – {we}", author=author)
         written = write_derived_assumptions(store, frame, plan_id=plan, author=author,
                                             reason=reason or f"{period} assumptions from {ws} – {we} history, "
                                                              f"uplift {uplift:g}")
     if as_json:
         emit_json({"period": period, "window": [ws, we], "assumptions": frame_records(frame), "notes": notes,
+                   "assignments_derived": None if assignments is None else len(assignments),
                    "written": written.to_dict() if written else None})
         return
     view = frame[["territory_id", "planned_accounts", "opp_rate", "win_rate", "asp", "cycle_days", "coverage_ratio",

@@ -67,11 +67,16 @@ def backtest(
     """(per-date results, summary per level and method)."""
     if step_days < 1:
         raise BadInput(f"--step-days {step_days} is not a positive number of days", hint="e.g. --step-days 7")
-    last_data = pd.to_datetime(store.read_table("opportunity_history")["changed_at"]).max()
+    opps = store.read_table("opportunity")
+    last_data = pd.Series([pd.to_datetime(store.read_table("opportunity_history")["changed_at"]).max(),
+                           pd.to_datetime(opps["created_date"]).max(), pd.to_datetime(opps["close_date"]).max()]).max()
     jobs: list[tuple[str, date, date, date]] = []
     for period in periods:
         start, end = period_bounds(store, period)
-        if pd.isna(last_data) or pd.Timestamp(end) > last_data + pd.Timedelta(days=1):
+        if pd.isna(last_data):
+            raise BadInput("the store has no opportunities to backtest against",
+                           hint="import opportunities first (plancast import opportunities FILE)")
+        if pd.Timestamp(end) > last_data + pd.Timedelta(days=1):
             raise BadInput(f"{period} has not ended in the data (last change {last_data:%Y-%m-%d}); "
                            "a backtest needs a finished period", hint="choose periods that ended before the data")
         d = start + timedelta(days=step_days - 1)

@@ -94,6 +94,10 @@ def _factor_residuals(cal: Calibration, org: pd.DataFrame, before: date) -> pd.D
     quarter = pd.to_datetime(d["close_day"].to_numpy().astype("datetime64[D]")).to_period("Q").astype(str)
     w = float(cal.win_rate("company", "company"))
     a = d["amount_asof"].to_numpy(dtype=float)
+    # a closed deal without an amount (CRMs that record none for lost deals) counts at the mean known size,
+    # so the predicted won amount is not understated and the factor not inflated
+    known = np.isfinite(a) & (a > 0)
+    a = np.where(known, a, a[known].mean() if known.any() else 0.0)
     f = pd.DataFrame({"region_id": region.to_numpy(), "period": np.asarray(quarter), "a": a, "a2": a * a,
                       "won": np.where(d["won"].to_numpy(), a, 0.0)})
     g = f.groupby(["region_id", "period"], as_index=False).agg(observed=("won", "sum"), s=("a", "sum"),
@@ -174,11 +178,19 @@ def project(
     odds = p_base / np.clip(1 - p_base, 1e-12, None) * (rep_w / (1 - rep_w)) / (company_w / (1 - company_w))
     p = np.where(p_base <= 0, 0.0, np.where(p_base >= 1, 1.0, odds / (1 + odds)))
     amount = d["amount_asof"].to_numpy(dtype=float)[now["deal"].to_numpy()]
-    ok = np.isfinite(amount) & (amount > 0)
-    if (~ok).any():
-        notes.append(f"{int((~ok).sum())} open deals without an amount are left out")
     rep_of_deal = rep_index.get_indexer(owner)
     rep_region = regions.get_indexer(reps["region_id"])
+    sizes = cal.deal_size_.set_index(["level", "group"])
+    c_mean, c_sd = float(sizes.loc[("company", "company"), "mean"]), float(sizes.loc[("company", "company"), "sd"])
+    region_mean = sizes["mean"].reindex(pd.MultiIndex.from_arrays([np.full(len(regions), "region"), regions]))
+    region_mean = region_mean.fillna(c_mean).to_numpy(dtype=float)
+    # an open deal without an amount (many CRMs fill it in at close) is worth a won deal of its region
+    blank = ~(np.isfinite(amount) & (amount > 0))
+    if blank.any():
+        amount = np.where(blank, region_mean[rep_region[rep_of_deal]], amount)
+        notes.append(f"{int(blank.sum())} open deals without an amount are valued at their region's mean won "
+                     f"deal size")
+    ok = np.isfinite(amount) & (amount > 0)
     deals = pd.DataFrame({"rep": rep_of_deal[ok], "amount": amount[ok], "p": p[ok],
                           "group": rep_region[rep_of_deal[ok]]})
 
@@ -192,10 +204,8 @@ def project(
     pnew = np.asarray(cal.p_new_win_within(np.maximum(window - u, 0)[None, :], win_rate=rep_rate[:, None]),
                       dtype=float)
     lam = rate * avail * reps["share"].to_numpy() * pnew.sum(axis=1) / 365.0
-    sizes = cal.deal_size_.set_index(["level", "group"])
     size_mean = sizes["mean"].reindex(pd.MultiIndex.from_arrays([np.full(len(reps), "region"), reps["region_id"]]))
     size_sd = sizes["sd"].reindex(pd.MultiIndex.from_arrays([np.full(len(reps), "region"), reps["region_id"]]))
-    c_mean, c_sd = float(sizes.loc[("company", "company"), "mean"]), float(sizes.loc[("company", "company"), "sd"])
     rep_frame = pd.DataFrame({"lam": lam, "size_mean": size_mean.fillna(c_mean).to_numpy(),
                               "size_sd": size_sd.fillna(c_sd).to_numpy(), "closed": closed.to_numpy(),
                               "group": rep_region})

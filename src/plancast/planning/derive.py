@@ -31,17 +31,48 @@ from ..errors import BadInput
 from ..store import DEFAULT_PLAN, Store, WriteResult
 from .build import period_bounds
 
-__all__ = ["MIN_DEALS", "derive_assumptions", "write_derived_assumptions"]
+__all__ = ["MIN_DEALS", "derive_assignments", "derive_assumptions", "write_derived_assumptions"]
 
 #: fewest closed (or won, for size and cycle) deals a territory needs for its own rate
 MIN_DEALS = 10
 QUARTER_DAYS = 365.0 / 4
 
 
+def _rep_territory(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None) -> pd.Series:
+    ra = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
+    if not len(ra):
+        raise BadInput(f"no rep assignments overlap the history window {start} – {end}",
+                       hint="import reps with their territories (plancast import reps FILE --valid-from DATE)")
+    ra = ra.sort_values(["valid_from", "share"], ascending=False).drop_duplicates("rep_id")
+    return ra.set_index(ra["rep_id"].astype(str))["territory_id"].astype(str)
+
+
+def derive_assignments(store: Store, start: date, end: date, *, plan_id: str = DEFAULT_PLAN,
+                       known_at: datetime | None = None) -> pd.DataFrame:
+    """Accounts to territories for a CRM export that has none: each account goes to the
+    territory whose reps created most of its deals over ``[start, end)`` (ties: the
+    territory id first in order), from ``start`` on. Accounts without deals stay unassigned."""
+    rep_terr = _rep_territory(store, start, end, plan_id, known_at)
+    opp = store.read_table("opportunity")
+    created = pd.to_datetime(opp["created_date"])
+    t = opp["owner_id"].astype(str).map(rep_terr)
+    ok = (created >= pd.Timestamp(start)) & (created < pd.Timestamp(end)) & t.notna() & opp["account_id"].notna()
+    n = pd.DataFrame({"account_id": opp.loc[ok, "account_id"].astype(str), "territory_id": t[ok]}).value_counts()
+    n = n.rename("deals").reset_index().sort_values(["account_id", "deals", "territory_id"],
+                                                     ascending=[True, False, True])
+    best = n.drop_duplicates("account_id")[["account_id", "territory_id"]].reset_index(drop=True)
+    best["valid_from"] = pd.Timestamp(start)
+    best["valid_to"] = pd.NaT
+    return best
+
+
 def derive_assumptions(store: Store, period: str, start: date, end: date, *, uplift: float,
                        plan_id: str = DEFAULT_PLAN, known_at: datetime | None = None,
-                       ) -> tuple[pd.DataFrame, list[str]]:
-    """(assumptions frame, notes) for ``period`` from what was achieved over ``[start, end)``."""
+                       assignments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """(assumptions frame, notes) for ``period`` from what was achieved over ``[start, end)``.
+
+    ``assignments`` (from :func:`derive_assignments`, not yet written) stand in for the
+    store's account assignments: each account in its territory over the whole window."""
     if end <= start:
         raise BadInput(f"the history window {start} – {end} is empty", hint="give --from before --to")
     if not -0.99 <= uplift <= 10:
@@ -51,13 +82,7 @@ def derive_assumptions(store: Store, period: str, start: date, end: date, *, upl
     terr = store.read_table("territory")["territory_id"].astype(str)
     if not len(terr):
         raise BadInput("the store has no territories", hint="import territories first (plancast import territories FILE)")
-    ra = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
-    if not len(ra):
-        raise BadInput(f"no rep assignments overlap the history window {start} – {end}",
-                       hint="import reps with their territories (plancast import reps FILE --valid-from DATE)")
-    ra = ra.sort_values(["valid_from", "share"], ascending=False).drop_duplicates("rep_id")
-    rep_terr = ra.set_index(ra["rep_id"].astype(str))["territory_id"].astype(str)
-
+    rep_terr = _rep_territory(store, start, end, plan_id, known_at)
     opp = store.read_table("opportunity")
     created = pd.to_datetime(opp["created_date"])
     close = pd.to_datetime(opp["close_date"])
@@ -77,13 +102,18 @@ def derive_assumptions(store: Store, period: str, start: date, end: date, *, upl
                              "accounts_worked": 0})
 
     # accounts: assigned on the period's first day, and available account-years over the window
-    asg = store.plan_records("territory_assignments", plan_id=plan_id, valid_on=p_start, known_at=known_at)
-    assigned = asg.groupby(asg["territory_id"].astype(str))["account_id"].nunique().reindex(terr).fillna(0)
-    from ..forecast.run import _exposure
-
-    expo = _exposure(store, start, end, plan_id, known_at).set_index("territory_id")["account_years"]
-    expo = expo.reindex(terr).fillna(0.0)
     years = (hi - lo).days / 365.0
+    if assignments is not None:
+        assigned = assignments.groupby(assignments["territory_id"].astype(str))["account_id"].nunique()
+        assigned = assigned.reindex(terr).fillna(0)
+        expo = assigned * years
+    else:
+        asg = store.plan_records("territory_assignments", plan_id=plan_id, valid_on=p_start, known_at=known_at)
+        assigned = asg.groupby(asg["territory_id"].astype(str))["account_id"].nunique().reindex(terr).fillna(0)
+        from ..forecast.run import _exposure
+
+        expo = _exposure(store, start, end, plan_id, known_at).set_index("territory_id")["account_years"]
+        expo = expo.reindex(terr).fillna(0.0)
     no_asg = (assigned == 0) | (expo == 0)
     if no_asg.any():
         notes.append(f"{int(no_asg.sum())} territories without account assignments: planned accounts are the "
