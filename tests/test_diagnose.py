@@ -156,3 +156,57 @@ def test_bad_requests_say_what_to_do(demo_store) -> None:
     run = diagnose(demo_store, "2026Q2", AS_OF).forecast_run
     with pytest.raises(BadInput, match=f"forecast run {run} is for 2026Q2 as of 2026-05-15, not 2026Q2 as of 2026-05-14"):
         diagnose(demo_store, "2026Q2", date(2026, 5, 14), run_id=run)
+
+
+BAD_REQUESTS = [
+    (["diagnose", "--as-of", "2026-05-15", "--period", "2026Q2", "--window-days", "1000000"],
+     "error: the rates window of 1000000 days is longer than ten years"),
+    (["report", "--as-of", "2026-05-15", "--period", "2026Q2", "--html", "/nonexistent-dir/r.html"],
+     "error: --html /nonexistent-dir/r.html: the folder /nonexistent-dir does not exist"),
+    (["report", "--as-of", "2026-05-15", "--period", "2026Q2", "--xlsx", "r.html"],
+     "error: --xlsx r.html: the file name should end in .xlsx"),
+    (["report", "--as-of", "2026-05-15", "--period", "2026Q2"],
+     "error: plancast report needs --html FILE and/or --xlsx FILE"),
+    (["diagnose", "--as-of", "2026-05-15", "--period", "2026Q2", "--as-known-at", "2025-11-01"],
+     "error: plan 'main' has no quotas for 2026Q2 as known at 2025-11-01 00:00; the first were recorded "
+     "2025-12-01 00:00"),
+    (["forecast", "--as-of", "2026-06-30", "--period", "2026Q2"],
+     "error: --as-of 2026-06-30 is 46 days after the newest deal data in the store (2026-05-15)"),
+    (["diagnose", "--as-of", "2026-05-15", "--period", "2026Q2", "--plan", "nope"],
+     "error: plan 'nope' has no quotas for 2026Q2"),
+    (["forecast", "--as-of", "2026-05-15", "--period", "2026Q2", "--level", "bogus"],
+     "error: --level 'bogus' is not a level"),
+    (["backtest", "--periods", ","], "error: --periods names no period"),
+    (["diagnose", "--as-of", "2026-05-15", "--period", "2026Q2", "--run", "99"],
+     "error: forecast run 99 does not exist"),
+]
+
+
+def test_bad_cli_requests_are_refused_before_anything_is_stored(capsys, engine_db, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "--db", engine_db, "demo", "--json")
+    assert code == 0, err
+    with Store(engine_db, upgrade=False) as s:
+        before = len(s.read_table("diagnosis_run")), len(s.read_table("forecast_run"))
+    for argv, message in BAD_REQUESTS:
+        code, _, err = run(capsys, "--db", engine_db, *argv)
+        assert code == 2, (argv, err)
+        assert message in " ".join(err.split()), (argv, err)
+    with Store(engine_db, upgrade=False) as s:
+        assert (len(s.read_table("diagnosis_run")), len(s.read_table("forecast_run"))) == before
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".html", ".xlsx")]
+
+
+def test_after_quotas_are_rebuilt_on_effective_capacity_the_sizing_gap_is_gone(demo_store) -> None:
+    """`plan build` sets West's quota from its 140 effective accounts: the plan then expects
+    85 % of the new quota, West's planning variance is near zero and its sizing flag is gone."""
+    from plancast.planning.build import build_plan
+
+    build_plan(demo_store, "FY2026", write=True, reason="quotas from effective capacity", author="test")
+    d = diagnose(demo_store, "2026Q2", AS_OF)
+    west = d.row("region", "West")
+    assert _pct(west, "plan_expected") == pytest.approx(85.0, abs=0.05)
+    assert abs(_pct(west, "planning_accounts")) < 0.5  # the accounts are in the quota now
+    assert abs(_pct(west, "planning_variance")) < 14  # rates noise only, as for East and Central
+    assert not [f for f in d.flags if f["code"] == "territory_sizing"]
+    assert "made now" in " ".join(d.notes)  # the forecast before the rebuild was not reused

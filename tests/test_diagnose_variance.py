@@ -151,3 +151,21 @@ def test_two_weak_peers_do_not_lower_the_bar() -> None:
     # 30 − 3 − 3 = 24 reps kept (ties ranked by row: rows 28, 29, 0 are the lowest three);
     # a kept rep's peers are the other 23, a trimmed rep's all 24
     assert n_closed[10] == 23 * 25 and n_closed[0] == 24 * 25 and n_closed[29] == 24 * 25
+
+
+def test_headline_gives_points_when_planning_and_execution_pull_apart() -> None:
+    from plancast.diagnose.render import headline
+
+    row = {"name": "Central", "quota": 100.0, "projected_mean": 91.4, "p10": 70.0, "p90": 115.0,
+           "plan_expected": 85.0, "fair_expected": 82.7,
+           "drivers": {"planning": {"accounts": 0.0, "opportunity_rate": 0.3, "win_rate": 0.6, "asp": -3.2,
+                                    "timing": 0.0},
+                       "execution": {"accounts": 0.0, "opportunity_rate": 1.9, "win_rate": -3.0, "asp": -0.5,
+                                     "timing": 10.3}}}
+    summary = {"variance_vs_plan": 6.4, "planning_variance": -2.3, "execution_variance": 8.7,
+               "planning_share": 2.3 / 11.0, "execution_share": 8.7 / 11.0}
+    text = headline(row, summary)
+    assert text.endswith("variance against plan +6.4 points: planning -2.3 (ASP -3.2 pts) and execution +8.7 "
+                         "(timing +10.3 pts) pull apart")
+    same = headline(row, {**summary, "variance_vs_plan": -11.0, "execution_variance": -8.7})
+    assert "of the -11.0-point variance against plan, 21% is planning (ASP -3.2 pts) and 79% execution" in same

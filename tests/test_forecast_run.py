@@ -73,3 +73,41 @@ def test_backtest_needs_finished_periods(demo_store):
 
     with pytest.raises(BadInput, match="2026Q3 has not ended in the data"):
         backtest(demo_store, ["2026Q3"])
+
+
+def _csv(path, text: str):
+    path.write_text(text.strip() + "\n")
+    return path
+
+
+def test_stage_weighted_without_history_counts_what_was_known_on_the_day(store, tmp_path):
+    """A CRM export without stage history (Power BI's): a deal's stored stage is where it stands now, or
+    where it closed; its Status gives is_closed/is_won, while the stage itself is an open stage."""
+    from plancast.calendar import fiscal_year_periods
+    from plancast.forecast.backtest import _stage_weighted
+    from plancast.importer import import_file
+
+    store.add_periods(fiscal_year_periods(2021, 1))
+    import_file(store, "territories", _csv(tmp_path / "t.csv", "territory_id,region_id\nT,R"))
+    import_file(store, "reps", _csv(tmp_path / "r.csv", "rep_id,territory_id\nA,T"), valid_from=date(2020, 1, 1))
+    import_file(store, "stages", _csv(tmp_path / "s.csv", """
+stage,sort_order,is_closed,is_won,probability
+Qualify,1,false,false,0.1
+Propose,2,false,false,0.5
+"""))
+    import_file(store, "opportunities", _csv(tmp_path / "o.csv", """
+opportunity_id,owner_id,amount,stage,created_date,close_date,is_closed,is_won
+won_before,A,100,Propose,2021-06-01,2021-07-10,true,true
+lost_before,A,200,Qualify,2021-06-01,2021-07-12,true,false
+won_after,A,400,Propose,2021-06-01,2021-08-20,true,true
+open_now,A,800,Propose,2021-06-01,2021-09-15,false,false
+open_later_q,A,1600,Qualify,2021-06-01,2021-10-15,false,false
+won_last_q,A,3200,Propose,2021-04-01,2021-06-20,true,true
+created_after,A,6400,Propose,2021-08-10,2021-09-01,false,false
+"""))
+    got = _stage_weighted(store, date(2021, 7, 1), date(2021, 10, 1), date(2021, 8, 1))
+    # won in the period by the day: 100 in full; the lost deal nothing (not its stage's 10 %); the deal
+    # won on 08-20 was open on the day at a stage the store does not know: nothing; the deal still
+    # open at its 50 % stage, expected inside the period: 400; the rest close outside the period or
+    # did not exist yet
+    assert got.to_dict() == {"A": pytest.approx(100 + 0.5 * 800)}

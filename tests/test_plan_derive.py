@@ -76,3 +76,42 @@ def test_cli_dry_run_writes_nothing(capsys, engine_db) -> None:
     assert [a["territory_id"] for a in d["assumptions"]] == ["CENTRAL", "EAST", "WEST"] and d["written"] is None
     _, after, _ = run(capsys, "--db", engine_db, "plan", "versions", "--json")
     assert after == before
+
+
+def test_a_rep_covering_two_territories_counts_each_deal_where_its_account_is(store, tmp_path) -> None:
+    """Power BI's owners work the accounts of several states (territories): a deal counts for its
+    account's territory when the owner covers it, else for the owner's own territory."""
+    from plancast.calendar import fiscal_year_periods
+    from plancast.importer import import_file
+
+    def csv(name: str, text: str):
+        (tmp_path / name).write_text(text.strip() + "\n")
+        return tmp_path / name
+
+    store.add_periods(fiscal_year_periods(2021, 1))
+    import_file(store, "territories", csv("t.csv", "territory_id,region_id\nT1,R\nT2,R\nT3,R"))
+    import_file(store, "reps", csv("r.csv", "rep_id\nA\nB"))
+    import_file(store, "rep_assignments", csv("ra.csv", "rep_id,territory_id,share\nA,T1,1\nA,T2,1\nB,T3,1"),
+                valid_from=date(2020, 1, 1))
+    import_file(store, "accounts", csv("a.csv", "account_id\na1\na2\nb1"))
+    import_file(store, "territory_assignments", csv("ta.csv", "account_id,territory_id\na1,T1\na2,T2\nb1,T3"),
+                valid_from=date(2020, 1, 1))
+    rows = ["opportunity_id,owner_id,account_id,amount,stage,created_date,close_date,is_closed,is_won"]
+    # A: 12 deals on a1 (T1), 9 won; 12 on a2 (T2), 3 won; 12 on b1 (T3, which A does not cover), 6 won
+    for acct, wins in (("a1", 9), ("a2", 3), ("b1", 6)):
+        for i in range(12):
+            won = i < wins
+            rows.append(f"{acct}{i},A,{acct},{100 * (i + 1) if won else ''},x,2020-03-01,2020-06-01,true,"
+                        f"{str(won).lower()}")
+    import_file(store, "stages", csv("s.csv", "stage,sort_order,is_closed,is_won\nx,1,false,false"))
+    import_file(store, "opportunities", csv("o.csv", "\n".join(rows)))
+    frame, _ = derive_assumptions(store, "FY2021", date(2020, 1, 1), date(2021, 1, 1), uplift=0.1)
+    got = frame.set_index("territory_id")
+    # A's largest-share territory is T2 or T1 (a tie), so b1's deals go to whichever it is
+    home = "T2" if got.loc["T2", "opp_rate"] > 12 else "T1"
+    other = {"T1": "T2", "T2": "T1"}[home]
+    assert got.loc[other, "opp_rate"] == pytest.approx(12 / (366 / 365))
+    assert got.loc[home, "opp_rate"] == pytest.approx(24 / (366 / 365))
+    assert got.loc["T1", "win_rate"] == pytest.approx((9 + 6 * (home == "T1")) / (12 + 12 * (home == "T1")))
+    assert got.loc["T2", "win_rate"] == pytest.approx((3 + 6 * (home == "T2")) / (12 + 12 * (home == "T2")))
+    assert "T3" not in got.index or got.loc["T3", "opp_rate"] == 0

@@ -228,3 +228,24 @@ def test_headline_names_the_driver_behind_the_planning_variance(diag: dict[str, 
                                    "timing": 0.0}
     html = render_html(d, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "74% planning (mostly deal size), 26% execution." in html
+
+
+def test_points_not_shares_when_the_parts_pull_apart_even_with_a_summary(diag: dict[str, Any],
+                                                                          tmp_path: Path) -> None:
+    d = copy.deepcopy(diag)
+    west = _row(d, "region", "West")
+    q = west["quota"]
+    west["planning_variance"], west["execution_variance"] = -0.30 * q, 0.05 * q
+    west["projected_mean"] = west["plan_expected"] - 0.25 * q
+    d["summary"]["regions"]["West"].update(planning_share=30 / 35, execution_share=5 / 35)  # shares of the gross
+    text = render_html(d, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "planning \u221230 points (mostly territory sizing), execution +5 points." in text
+    assert "86% planning" not in text
+
+
+def test_large_evidence_numbers_are_written_out() -> None:
+    from plancast.report import _evidence_value
+
+    assert _evidence_value(1_047_123.29) == "1,047,123"
+    assert _evidence_value(0.77777) == "0.7778"
+    assert _evidence_value(140.0) == "140"

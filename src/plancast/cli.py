@@ -111,7 +111,9 @@ def render_frame(df: pd.DataFrame, title: str | None = None, *, money: tuple[str
     for row in df.itertuples(index=False):
         cells = []
         for c, v in zip(df.columns, row, strict=True):
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
+            if isinstance(v, list | tuple | dict | np.ndarray):
+                cells.append(json.dumps(v if not isinstance(v, np.ndarray) else v.tolist(), default=str))
+            elif v is None or (not isinstance(v, str) and pd.isna(v)):
                 cells.append("")
             elif c in money:
                 cells.append(f"${v:,.0f}")
@@ -821,6 +823,12 @@ def forecast_cmd(
     if as_of is None or period is None:
         raise BadInput("plancast forecast needs --as-of DATE and --period P",
                        hint="e.g. plancast forecast --as-of 2026-05-15 --period 2026Q2")
+    from .forecast.run import LEVELS
+
+    if level not in LEVELS:
+        raise BadInput(f"--level {level!r} is not a level", hint="use one of: " + ", ".join(LEVELS))
+    if method == "monte_carlo" and sims < 1:
+        raise BadInput(f"--sims {sims} is not a positive number of simulations", hint="e.g. --sims 10000")
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from .forecast.run import project
@@ -894,6 +902,8 @@ def backtest_cmd(
 
     from .forecast.backtest import backtest
 
+    if not [p for p in periods.split(",") if p.strip()]:
+        raise BadInput("--periods names no period", hint="e.g. --periods 2025Q3,2025Q4")
     store = _store(create=False)
     with Progress(console=err, transient=True, disable=as_json or not err.is_terminal) as progress:
         task = progress.add_task("backtest", total=None)
@@ -933,7 +943,7 @@ def diagnose_cmd(
     period: PeriodOpt,
     plan: Annotated[str, typer.Option(help="Plan.")] = "main",
     as_known_at: Annotated[datetime | None, typer.Option(
-        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
         help="Reproduce the diagnosis as the plan was known at this time.")] = None,
     run: RunOpt = None,
     window_days: WindowOpt = 365,
@@ -953,6 +963,20 @@ def diagnose_cmd(
               f"WHERE diagnosis_id = {d['diagnosis_id']}", soft_wrap=True)
 
 
+def _writable(path: Path, suffixes: tuple[str, ...], opt: str) -> None:
+    """Refuse an output path before any work is done (nothing is stored for a report that cannot be written)."""
+    if path.suffix.lower() not in suffixes:
+        raise BadInput(f"{opt} {path}: the file name should end in {' or '.join(suffixes)}",
+                       hint=f"e.g. {opt} {path.with_suffix(suffixes[0]).name}")
+    if path.is_dir():
+        raise BadInput(f"{opt} {path} is a directory", hint=f"give a file name, e.g. {opt} {path / ('report' + suffixes[0])}")
+    parent = path.expanduser().resolve().parent
+    if not parent.is_dir():
+        raise BadInput(f"{opt} {path}: the folder {parent} does not exist", hint="create it first, or write elsewhere")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise BadInput(f"{opt} {path}: not allowed to write there", hint="choose a folder you can write to")
+
+
 @app.command("report")
 def report_cmd(
     as_of: AsOfOpt,
@@ -961,7 +985,7 @@ def report_cmd(
     xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the same tables as an Excel workbook here.")] = None,
     plan: Annotated[str, typer.Option(help="Plan.")] = "main",
     as_known_at: Annotated[datetime | None, typer.Option(
-        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
         help="The plan as known at this time.")] = None,
     run: RunOpt = None,
     window_days: WindowOpt = 365,
@@ -971,6 +995,9 @@ def report_cmd(
     if html is None and xlsx is None:
         raise BadInput("plancast report needs --html FILE and/or --xlsx FILE",
                        hint="e.g. plancast report --as-of 2026-05-15 --period 2026Q2 --html west.html")
+    for path, suffixes, opt in ((html, (".html", ".htm"), "--html"), (xlsx, (".xlsx",), "--xlsx")):
+        if path is not None:
+            _writable(path, suffixes, opt)
     from .report import render_html, render_xlsx
 
     d = _diagnosis(as_of, period, plan, as_known_at, run, window_days, as_json).to_dict()
@@ -1013,6 +1040,10 @@ def demo(
 
 
 # ---------------------------------------------------------------- errors
+#: problems printed for a refused input (all of them are in --json)
+MAX_PROBLEMS_SHOWN = 10
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in argv
 
@@ -1034,8 +1065,12 @@ def _run(argv: list[str]) -> None:
             emit_json(e.to_dict())
         else:
             err.print(f"[bold red]error:[/] {escape(e.message)}", soft_wrap=True)
-            for p in getattr(e, "problems", []):
+            problems = list(getattr(e, "problems", []))
+            for p in problems[:MAX_PROBLEMS_SHOWN]:
                 err.print(f"  {p}", markup=False, soft_wrap=True)
+            if len(problems) > MAX_PROBLEMS_SHOWN:
+                err.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more (--json lists every one)",
+                          markup=False, soft_wrap=True)
             if e.hint:
                 err.print(f"[dim]what to do:[/] {escape(e.hint)}", soft_wrap=True)
         raise SystemExit(2 if isinstance(e, BadInput | HistoryViolation | NotFound) else 1) from None

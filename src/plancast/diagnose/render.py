@@ -47,6 +47,11 @@ def headline(row: dict[str, Any], summary: dict[str, Any]) -> str:
             f"the plan expected; fair expectation {row['fair_expected'] / q:.0%}")
     if summary["planning_share"] is None:
         return text + "; no variance against plan"
+    p, e = summary["planning_variance"], summary["execution_variance"]
+    if p * e < 0:  # pulling apart: shares of the net would mislead, so give both in points
+        return (text + f"; variance against plan {100 * gap / q:+.1f} points: planning {100 * p / q:+.1f} "
+                f"({pd_name} {100 * pd_val / q:+.1f} pts) and execution {100 * e / q:+.1f} "
+                f"({ed_name} {100 * ed_val / q:+.1f} pts) pull apart")
     return (text + f"; of the {100 * gap / q:+.1f}-point variance against plan, "
             f"{summary['planning_share']:.0%} is planning ({pd_name} {100 * pd_val / q:+.1f} pts) and "
             f"{summary['execution_share']:.0%} execution ({ed_name} {100 * ed_val / q:+.1f} pts)")

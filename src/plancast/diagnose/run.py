@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BadInput, NotFound
+from ..forecast.pacing import plan_basis
 from ..planning.build import gather, period_bounds
 from ..planning.capacity import PeriodInputs, compute_capacity
 from ..store import DEFAULT_PLAN, Store
@@ -126,7 +127,9 @@ def _forecast_run(store: Store, period: str, as_of: date, plan_id: str, known_at
     if run_id is not None:
         hit = runs[runs["run_id"] == run_id]
         if not len(hit):
-            raise NotFound(f"forecast run {run_id} does not exist", hint="list runs with: plancast forecast runs")
+            raise NotFound(f"forecast run {run_id} does not exist",
+                           hint="stored runs: " + (", ".join(map(str, runs["run_id"])) or "none")
+                           + " (see plancast forecast explain --run N)")
         r = hit.iloc[0]
         if str(r["period"]) != period or pd.Timestamp(r["as_of"]).date() != as_of:
             raise BadInput(f"forecast run {run_id} is for {r['period']} as of {pd.Timestamp(r['as_of']).date()}, "
@@ -145,9 +148,12 @@ def _forecast_run(store: Store, period: str, as_of: date, plan_id: str, known_at
             return int(hit["run_id"].max()), []
     from ..forecast.run import project
 
+    stale = len(runs) and ((runs["period"].astype(str) == period)
+                           & (pd.to_datetime(runs["as_of"]).dt.date == as_of)).any()
     p = project(store, period, as_of, plan_id=plan_id, known_at=known_at)
     assert p.run_id is not None
-    return p.run_id, [f"no stored forecast for {period} as of {as_of}: ran one (run {p.run_id})", *p.notes]
+    why = "the stored ones predate the plan's latest version or another --as-known-at" if stale else "none stored"
+    return p.run_id, [f"forecast {period} as of {as_of} made now (run {p.run_id}): {why}", *p.notes]
 
 
 # ------------------------------------------------------------------------------- capacity pieces
@@ -301,9 +307,19 @@ def diagnose(
     if not start <= as_of < end:
         raise BadInput(f"--as-of {as_of} is outside {period} ({start} – {end}, end exclusive)",
                        hint="give a day inside the period")
-    if window_days < 28:
-        raise BadInput(f"the rates window of {window_days} days is too short to measure a rate",
-                       hint="use at least 28 days (default 365)")
+    if not 28 <= window_days <= 3660:
+        raise BadInput(f"the rates window of {window_days} days is "
+                       f"{'too short to measure a rate' if window_days < 28 else 'longer than ten years'}",
+                       hint="use 28 to 3660 days (default 365)")
+    quotas = store.plan_records("quotas", plan_id=plan_id, during=(start, end), known_at=known_at)
+    if not (quotas["period"].astype(str) == period).any():
+        ever = store.plan_records("quotas", plan_id=plan_id, during=(start, end))
+        ever = ever[ever["period"].astype(str) == period]
+        first = f"; the first were recorded {pd.Timestamp(ever['recorded_at'].min()):%Y-%m-%d %H:%M}" if len(ever) else ""
+        known = f" as known at {known_at:%Y-%m-%d %H:%M}" if known_at else ""
+        raise NotFound(f"plan {plan_id!r} has no quotas for {period}{known}{first}",
+                       hint="give a later --as-known-at" if len(ever) else
+                       f"set quotas first (plancast plan build --period {period}, or plancast import quotas FILE)")
     run_id, notes = _forecast_run(store, period, as_of, plan_id, known_at, run_id)
     res = store.forecast_results(run_id)
     org = _org(store, as_of, plan_id, known_at)
@@ -315,6 +331,7 @@ def diagnose(
 
     # ---------------------------------------------------------------- plan and fair, per (rep, territory)
     inp = gather(store, start, end, plan_id=plan_id, known_at=known_at)
+    inp.assumptions = plan_basis(store, period, start, end, plan_id=plan_id, known_at=known_at)
     inp.rep_assignments = inp.rep_assignments[inp.rep_assignments["rep_id"].astype(str).isin(org["rep_id"])]
     pieces = _plan_pieces(inp, as_of)
     ws = as_of - timedelta(days=window_days - 1)

@@ -13,7 +13,8 @@ flag reps by chance (docs/methodology.md §10).
   account-year over the trailing window vs the planned rate; two-sided exact
   Poisson test, with the exact (Garwood) 95 % interval of the rate.
 * ``pipeline_coverage`` (capacity): open deals on the as-of date vs the count the
-  planned coverage ratio needs (coverage × quota still to close ÷ planned ASP);
+  planned coverage ratio needs (coverage × the quota still to close in the next
+  quarter ÷ planned ASP);
   one-sided exact Poisson test.
 * ``deal_aging`` (capacity): open deals older than the cycle assumption vs the
   share a steady flow of deals with the window's real cycle lengths would show,
@@ -95,7 +96,7 @@ def _pct(x: float) -> str:
 def signals(store: Store, diag: Diagnosis, inp: PeriodInputs, ach: pd.DataFrame, peers: pd.DataFrame,
             pieces: pd.DataFrame, *, ws: date, start: date, end: date) -> list[dict[str, Any]]:
     flags: list[dict[str, Any]] = []
-    flags += _sizing(store, diag)
+    flags += _sizing(store, diag, inp)
     rates = diag.rates
     terr = rates.assign(created=rates["created"], exposure=rates["exposure_account_years"]).groupby("territory_id")[
         ["created", "exposure"]].sum()
@@ -103,23 +104,29 @@ def signals(store: Store, diag: Diagnosis, inp: PeriodInputs, ach: pd.DataFrame,
     terr = terr.join(plan, how="left")
     flags += _opportunity_rate(terr, ws, diag.as_of)
     opp = store.read_table("opportunity")
-    flags += _coverage_and_aging(diag, inp, opp, terr)
+    flags += _coverage_and_aging(diag, inp, opp, terr, end)
     flags += _execution(rates)
     return flags
 
 
-def _sizing(store: Store, diag: Diagnosis) -> list[dict[str, Any]]:
+def _sizing(store: Store, diag: Diagnosis, inp: PeriodInputs) -> list[dict[str, Any]]:
+    """The plan check's sizing flags — for territories whose plan still expects more
+    accounts than are available (a plan rebuilt on effective capacity has no gap)."""
     from ..planning.build import build_plan
     from ..planning.checks import check_plan
 
     build = build_plan(store, diag.period, plan_id=diag.plan_id, known_at=diag.known_at, write=False)
+    expects = pd.to_numeric(inp.assumptions["planned_accounts"], errors="coerce").groupby(
+        inp.assumptions["territory_id"].astype(str)).mean()
     out = []
     for f in check_plan(build, current_quotas=store.plan_records("quotas", plan_id=diag.plan_id,
                                                                   known_at=diag.known_at)):
-        if f.get("kind") == "territory_sizing":
-            out.append(_flag("capacity", "territory_sizing", "territory", str(f.get("entity")),
-                             str(f.get("message")), "capacity model (deterministic)", None,
-                             dict(f.get("evidence") or {})))
+        effective = float((f.get("evidence") or {}).get("effective_accounts", np.nan))
+        if f.get("kind") == "territory_sizing" and not expects.get(str(f.get("entity")), np.inf) <= effective + 0.5:
+            flag = _flag("capacity", "territory_sizing", "territory", str(f.get("entity")), str(f.get("message")),
+                         "capacity model (deterministic)", None, dict(f.get("evidence") or {}))
+            flag["severity"] = str(f.get("severity") or flag["severity"])
+            out.append(flag)
     return out
 
 
@@ -146,7 +153,7 @@ def _opportunity_rate(terr: pd.DataFrame, ws: date, as_of: date) -> list[dict[st
 
 
 def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame,
-                        terr: pd.DataFrame) -> list[dict[str, Any]]:
+                        terr: pd.DataFrame, end: date) -> list[dict[str, Any]]:
     as_of = pd.Timestamp(diag.as_of)
     created = pd.to_datetime(opp["created_date"])
     close = pd.to_datetime(opp["close_date"])
@@ -167,7 +174,10 @@ def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame,
     # pipeline coverage
     t = terr.join(g, how="left").fillna({"n": 0, "amount": 0.0})
     t["coverage_ratio"] = cov_ratio.reindex(t.index)
-    t["remaining"] = (rows["quota"] - rows["closed_won"]).reindex(t.index).clip(lower=0)
+    # the coverage ratio is pipeline for a quarter's quota: over a longer rest of the period, the next quarter's share
+    days_left = max((pd.Timestamp(end) - as_of).days - 1, 1)
+    t["remaining"] = (rows["quota"] - rows["closed_won"]).reindex(t.index).clip(lower=0) * min(
+        1.0, (365.0 / 4) / days_left)
     t = t[t["coverage_ratio"].notna() & (t["remaining"] > 0) & (t["s"] > 0)]
     if len(t):
         mu = (t["coverage_ratio"] * t["remaining"] / t["s"]).to_numpy()
@@ -181,7 +191,7 @@ def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame,
                 "capacity", "pipeline_coverage", "territory", str(tid),
                 f"{tid}: {int(n[i])} open deals (${t['amount'].iloc[i]:,.0f}) against the about {mu[i]:.0f} "
                 f"(${need:,.0f}) that {t['coverage_ratio'].iloc[i]:.2f}× coverage of the "
-                f"${t['remaining'].iloc[i]:,.0f} still to close needs",
+                f"${t['remaining'].iloc[i]:,.0f} of quota to close in the next quarter needs",
                 "exact Poisson test, one-sided (fewer); Benjamini-Hochberg", float(adj[i]),
                 {"open_deals": int(n[i]), "expected_deals": mu[i], "open_pipeline": float(t["amount"].iloc[i]),
                  "needed_pipeline": float(need), "coverage_ratio": float(t["coverage_ratio"].iloc[i]),

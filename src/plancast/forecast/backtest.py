@@ -36,7 +36,12 @@ def _actuals(store: Store, start: date, end: date, org: pd.DataFrame) -> pd.Seri
 
 def _stage_weighted(store: Store, start: date, end: date, as_of: date) -> pd.Series:
     """closed-won so far + Σ amount × stage probability of open deals expected to close in the period,
-    per rep, as known on ``as_of`` (stage, amount and close date from history)."""
+    per rep, as known on ``as_of`` (stage, amount and close date from history).
+
+    A deal without history rows by ``as_of`` is closed (won) then if its own flags say so and it closed
+    by ``as_of``. If it was still open, its stored stage and close date are what it shows *now*: they
+    count only if it is still open now (its current stage and expected close); a deal that closed
+    later shows where it closed, which was not known on ``as_of``, so it adds nothing."""
     o = store.read_table("opportunity")
     h = store.read_table("opportunity_history")
     prob = store.read_table("stage").set_index("stage")["probability"].fillna(0.0)
@@ -50,9 +55,16 @@ def _stage_weighted(store: Store, start: date, end: date, as_of: date) -> pd.Ser
     flags = store.read_table("stage").set_index("stage")
     closed = stage.map(flags["is_closed"]).fillna(False).astype(bool)
     won = stage.map(flags["is_won"]).fillna(False).astype(bool)
+    known = pd.Series(o.index.isin(last.index), index=o.index)
+    o_closed = o["is_closed"].fillna(False).astype(bool)
+    by_then = o_closed & (o["close_date"] <= cut)
+    closed = closed.where(known, by_then)
+    won = won.where(known, by_then & o["is_won"].fillna(False).astype(bool))
+    # open on as_of but closed since, without history: where it stood on as_of is not in the store
+    unknown = ~known & o_closed & ~by_then
     in_period = (close >= pd.Timestamp(start)) & (close < pd.Timestamp(end))
     so_far = (won & closed & in_period & (close <= cut)) * amount
-    weighted = (~closed & in_period) * amount * stage.map(prob).fillna(0.0)
+    weighted = (~closed & ~unknown & in_period) * amount * stage.map(prob).fillna(0.0)
     return (so_far + weighted).groupby(o["owner_id"].astype(str)).sum()
 
 

@@ -32,15 +32,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import BadInput
+from ..errors import BadInput, NotFound
 from ..planning.build import period_bounds
 from ..planning.capacity import PeriodInputs, compute_capacity
 from ..store import DEFAULT_PLAN, Store
 from .calibrate import Calibration
 from .distribution import fast, forecast_inputs, monte_carlo
-from .pacing import plan_pacing
+from .pacing import plan_basis, plan_pacing
 
 LEVELS = ("rep", "territory", "region", "segment", "company")
+#: an --as-of this many days after the newest deal event is refused (the export is stale)
+STALE_DAYS = 7
 
 
 @dataclass
@@ -126,10 +128,23 @@ def project(
         raise BadInput(f"method {method!r} is not fast or monte_carlo", hint="use --method fast or monte_carlo")
     notes: list[str] = []
     org = _org(store, as_of, plan_id, known_at)
+    if not len(org):
+        known = f" as known at {known_at:%Y-%m-%d %H:%M}" if known_at else ""
+        plans = ", ".join(map(str, store.plans()["plan_id"])) or "none"
+        raise NotFound(f"plan {plan_id!r} has no reps assigned on {as_of}{known}",
+                       hint=f"plans in the store: {plans}; import reps with their territories, or give a later date")
     opps = store.read_table("opportunity")
     hist = store.read_table("opportunity_history")
+    newest = pd.Series([pd.to_datetime(opps["created_date"]).max(),
+                        pd.to_datetime(opps["close_date"].where(opps["is_closed"].fillna(False).astype(bool))).max(),
+                        pd.to_datetime(hist["changed_at"]).max()]).max()
+    if pd.notna(newest) and pd.Timestamp(as_of) > newest + pd.Timedelta(days=STALE_DAYS):
+        raise BadInput(f"--as-of {as_of} is {(pd.Timestamp(as_of) - newest).days} days after the newest deal data in "
+                       f"the store ({newest:%Y-%m-%d}): deals created, moved or closed since are not known, so the "
+                       "projection would be wrong",
+                       hint=f"give an --as-of on or before {newest:%Y-%m-%d}, or import a newer export first")
     stages = store.read_table("stage")[["stage", "is_closed", "is_won"]]
-    since = pd.to_datetime(opps["created_date"]).min().date() if len(opps) else as_of
+    since = min(pd.to_datetime(opps["created_date"]).min().date(), as_of) if len(opps) else as_of
     exposure = _exposure(store, since, as_of + timedelta(days=1), plan_id, known_at)
     cal = Calibration().fit(opps, hist, as_of=as_of, accounts_available=exposure,
                             org=org[["rep_id", "territory_id", "region_id"]], stages=stages)
@@ -207,7 +222,7 @@ def project(
     size_mean = sizes["mean"].reindex(pd.MultiIndex.from_arrays([np.full(len(reps), "region"), reps["region_id"]]))
     size_sd = sizes["sd"].reindex(pd.MultiIndex.from_arrays([np.full(len(reps), "region"), reps["region_id"]]))
     rep_frame = pd.DataFrame({"lam": lam, "size_mean": size_mean.fillna(c_mean).to_numpy(),
-                              "size_sd": size_sd.fillna(c_sd).to_numpy(), "closed": closed.to_numpy(),
+                              "size_sd": size_sd.fillna(c_sd).fillna(0.0).to_numpy(), "closed": closed.to_numpy(),
                               "group": rep_region})
 
     # quotas of the period, time-weighted over the records in force in it
@@ -249,7 +264,7 @@ def project(
     for k, par in enumerate(parents):
         rolled_closed = np.bincount(par, weights=rolled_closed, minlength=len(ids[LEVELS[k + 1]]))
         closed_by.append(rolled_closed)
-    asm = store.plan_records("planning_assumptions", plan_id=plan_id, during=(start, end), known_at=known_at)
+    asm = plan_basis(store, period, start, end, plan_id=plan_id, known_at=known_at)
     ra_all = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
     _, pace = plan_pacing(asm, ra_all, start, end, as_of)
     pace_rep = pace.groupby("rep_id")[["plan_expected_to_date", "plan_expected"]].sum().reindex(rep_index).fillna(0)

@@ -14,8 +14,9 @@ territory, what its reps achieved over ``[start, end)`` (docs/methodology.md §1
 * ``coverage_ratio`` = (cycle ÷ a quarter's days) ÷ (win rate × (1 + uplift)): the
   open pipeline a quarter's quota needs in steady state.
 
-A deal belongs to the territory its owner was assigned to at the end of the window
-(the largest share). Territories with too few deals to measure a rate take the
+A deal belongs to its account's territory when its owner covers that territory (a rep
+may cover several); otherwise to the territory its owner was assigned to at the end of
+the window (the largest share). Territories with too few deals to measure a rate take the
 company's rate for it, and say so. The result is a frame of ``planning_assumptions``
 for the period, written as a plan version by :func:`write_derived_assumptions`.
 """
@@ -38,13 +39,36 @@ MIN_DEALS = 10
 QUARTER_DAYS = 365.0 / 4
 
 
-def _rep_territory(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None) -> pd.Series:
+def _rep_assignments(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None) -> pd.DataFrame:
     ra = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
     if not len(ra):
         raise BadInput(f"no rep assignments overlap the history window {start} – {end}",
                        hint="import reps with their territories (plancast import reps FILE --valid-from DATE)")
+    return ra
+
+
+def _rep_territory(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None) -> pd.Series:
+    ra = _rep_assignments(store, start, end, plan_id, known_at)
     ra = ra.sort_values(["valid_from", "share"], ascending=False).drop_duplicates("rep_id")
     return ra.set_index(ra["rep_id"].astype(str))["territory_id"].astype(str)
+
+
+def _deal_territory(store: Store, opp: pd.DataFrame, start: date, end: date, plan_id: str,
+                    known_at: datetime | None, assignments: pd.DataFrame | None) -> pd.Series:
+    """Each deal's territory: its account's (the last assignment in the window) when the owner covers
+    that territory in the window, else the owner's own (largest share at the window's end)."""
+    owner = opp["owner_id"].astype(str)
+    t_of = owner.map(_rep_territory(store, start, end, plan_id, known_at))
+    asg = assignments if assignments is not None else store.plan_records(
+        "territory_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
+    if not len(asg):
+        return t_of
+    asg = asg.sort_values("valid_from", ascending=False).drop_duplicates("account_id")
+    acc_t = opp["account_id"].astype(str).map(asg.set_index(asg["account_id"].astype(str))["territory_id"].astype(str))
+    ra = _rep_assignments(store, start, end, plan_id, known_at)
+    covers = pd.MultiIndex.from_arrays([ra["rep_id"].astype(str), ra["territory_id"].astype(str)])
+    own = pd.MultiIndex.from_arrays([owner, acc_t.fillna("")]).isin(covers) & opp["account_id"].notna().to_numpy()
+    return acc_t.where(own, t_of)
 
 
 def derive_assignments(store: Store, start: date, end: date, *, plan_id: str = DEFAULT_PLAN,
@@ -82,12 +106,11 @@ def derive_assumptions(store: Store, period: str, start: date, end: date, *, upl
     terr = store.read_table("territory")["territory_id"].astype(str)
     if not len(terr):
         raise BadInput("the store has no territories", hint="import territories first (plancast import territories FILE)")
-    rep_terr = _rep_territory(store, start, end, plan_id, known_at)
     opp = store.read_table("opportunity")
     created = pd.to_datetime(opp["created_date"])
     close = pd.to_datetime(opp["close_date"])
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-    t_of = opp["owner_id"].astype(str).map(rep_terr)
+    t_of = _deal_territory(store, opp, start, end, plan_id, known_at, assignments)
     made = (created >= lo) & (created < hi) & t_of.notna()
     closed = opp["is_closed"].fillna(False).astype(bool) & (close >= lo) & (close < hi) & t_of.notna()
     won = closed & opp["is_won"].fillna(False).astype(bool)

@@ -187,7 +187,9 @@ def _evidence_value(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else DASH
+        if not math.isfinite(value):
+            return DASH
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"  # never 1.047e+06
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, default=str)
@@ -236,7 +238,8 @@ def _gap_text(row: Row, gap: int, p_share: float | None, e_share: float | None) 
     if gap == 0:
         return "on plan."
     what = f"{gap}-point gap vs plan" if gap > 0 else f"{-gap}-point lead over plan"
-    if p_share is not None and e_share is not None and 0 <= p_share <= 1 and 0 <= e_share <= 1:
+    apart = row.planning is not None and row.execution is not None and row.planning * row.execution < 0
+    if not apart and p_share is not None and e_share is not None and 0 <= p_share <= 1 and 0 <= e_share <= 1:
         return (f"of the {what}, {round(100 * p_share)}% planning (mostly {_planning_cause(row)}), "
                 f"{round(100 * e_share)}% execution.")
     p_pts, e_pts = row.of_quota(row.planning), row.of_quota(row.execution)

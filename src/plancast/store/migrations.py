@@ -370,7 +370,7 @@ def m0005_diagnosis(op: Operations) -> None:
     op.execute(
         "CREATE VIEW attainment_variance AS SELECT "
         "r.diagnosis_id, r.forecast_run_id, r.period, r.as_of, r.plan_id, r.known_at, "
-        "r.diagnosis_id = MAX(r.diagnosis_id) OVER (PARTITION BY r.period, r.as_of, r.plan_id) AS latest, "
+        "r.diagnosis_id = MAX(r.diagnosis_id) OVER (PARTITION BY r.period, r.as_of, r.plan_id, r.known_at) AS latest, "
         "d.level, d.entity_id AS entity, d.name, d.parent_id AS parent, "
         "d.quota, d.plan_expected, d.fair_expected, d.projected_mean, f.p10, f.p50, f.p90, f.prob_quota, "
         "f.closed_won, "
