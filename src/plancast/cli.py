@@ -934,6 +934,9 @@ def _diagnosis(as_of: datetime, period: str, plan: str, known_at: datetime | Non
 AsOfOpt = Annotated[datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Diagnose as of this day.")]
 RunOpt = Annotated[int | None, typer.Option("--run", help="Forecast run to diagnose (default: the latest for "
                                                           "the period and day; one is made if there is none).")]
+AsKnownAtOpt = Annotated[datetime | None, typer.Option(
+    "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
+    help="The plan as it was known at this time: reproduces a past diagnosis.")]
 WindowOpt = Annotated[int, typer.Option("--window-days", help="Trailing days the achieved rates are measured over.")]
 
 
@@ -942,9 +945,7 @@ def diagnose_cmd(
     as_of: AsOfOpt,
     period: PeriodOpt,
     plan: Annotated[str, typer.Option(help="Plan.")] = "main",
-    as_known_at: Annotated[datetime | None, typer.Option(
-        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
-        help="Reproduce the diagnosis as the plan was known at this time.")] = None,
+    as_known_at: AsKnownAtOpt = None,
     run: RunOpt = None,
     window_days: WindowOpt = 365,
     reps: Annotated[bool, typer.Option("--reps/--no-reps", help="Show the per-rep table.")] = True,
@@ -984,9 +985,7 @@ def report_cmd(
     html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
     xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Write the same tables as an Excel workbook here.")] = None,
     plan: Annotated[str, typer.Option(help="Plan.")] = "main",
-    as_known_at: Annotated[datetime | None, typer.Option(
-        "--as-known-at", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
-        help="The plan as known at this time.")] = None,
+    as_known_at: AsKnownAtOpt = None,
     run: RunOpt = None,
     window_days: WindowOpt = 365,
     as_json: JsonOpt = False,

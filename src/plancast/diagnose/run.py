@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..errors import BadInput, NotFound
 from ..forecast.pacing import plan_basis
-from ..planning.build import gather, period_bounds
+from ..planning.build import gather
 from ..planning.capacity import PeriodInputs, compute_capacity
 from ..store import DEFAULT_PLAN, Store
 from .variance import DRIVERS, exclusion_median, peer_pooled_rate, split_cents, split_change
@@ -301,12 +301,9 @@ def diagnose(
     write: bool = True,
 ) -> Diagnosis:
     """Split every entity's gap to quota into stretch, planning and execution (see the module)."""
-    from ..forecast.run import _org
+    from ..forecast.run import _org, bounds_with
 
-    start, end = period_bounds(store, period)
-    if not start <= as_of < end:
-        raise BadInput(f"--as-of {as_of} is outside {period} ({start} – {end}, end exclusive)",
-                       hint="give a day inside the period")
+    start, end = bounds_with(store, period, as_of)
     if not 28 <= window_days <= 3660:
         raise BadInput(f"the rates window of {window_days} days is "
                        f"{'too short to measure a rate' if window_days < 28 else 'longer than ten years'}",

@@ -108,6 +108,15 @@ def _factor_residuals(cal: Calibration, org: pd.DataFrame, before: date) -> pd.D
                          "predicted": w * g["s"], "predicted_var": w * (1 - w) * g["s2"], "p_win": w})
 
 
+def bounds_with(store: Store, period: str, as_of: date) -> tuple[date, date]:
+    """The period's [start, end), refusing an as-of day outside it."""
+    start, end = period_bounds(store, period)
+    if not start <= as_of < end:
+        raise BadInput(f"--as-of {as_of} is outside {period} ({start} – {end}, end exclusive)",
+                       hint="give a day inside the period")
+    return start, end
+
+
 def project(
     store: Store,
     period: str,
@@ -120,10 +129,7 @@ def project(
     seed: int = 2026,
     write: bool = True,
 ) -> Projection:
-    start, end = period_bounds(store, period)
-    if not start <= as_of < end:
-        raise BadInput(f"--as-of {as_of} is outside {period} ({start} – {end}, end exclusive)",
-                       hint="give a day inside the period")
+    start, end = bounds_with(store, period, as_of)
     if method not in ("fast", "monte_carlo"):
         raise BadInput(f"method {method!r} is not fast or monte_carlo", hint="use --method fast or monte_carlo")
     notes: list[str] = []
