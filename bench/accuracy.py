@@ -22,11 +22,9 @@ points; error by weeks into the quarter; the diagnosis per region beside what re
 closed) and the wall time. ``--write FILE`` replaces only the generated block of FILE
 (between the two marker lines) and keeps the hand-written text around it.
 
-One step is not a plancast command: the Power BI sample has no rep → territory table
-(its owners own accounts, and accounts sit in states), so ``rep-assignments.csv`` is
-made from Accounts.csv (each owner covers the states of its accounts, with the share of
-the state's accounts it owns) in the temporary folder and imported with the plancast
-column names. A third method, ``stage_weighted_hindsight``, is computed here from the
+The Power BI sample has no rep → territory table (its owners own accounts, and accounts
+sit in states): ``plan derive`` derives it, each owner covering the states of the
+accounts of its deals in the history window. A third method, ``stage_weighted_hindsight``, is computed here from the
 store and is labelled as such: the stage-weighted pipeline if every deal open on the
 day had shown the stage and close date it shows in the export (Power BI only; Maven has
 no stage probabilities). It uses information nobody had on the day.
@@ -42,7 +40,6 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -69,23 +66,12 @@ class DataSet:
     title: str
     folder: str
     years: tuple[int, ...]
-    #: argv after ``import`` ({d} = the data folder, {tmp} = the temporary folder)
+    #: argv after ``import`` ({d} = the data folder)
     imports: tuple[tuple[str, ...], ...]
     plan_period: str
     window: tuple[str, str]
     quarters: tuple[str, ...]
     diagnose: tuple[str, str]  # as-of, period
-    prepare: Callable[[Path, Path], None] | None = None
-
-
-def powerbi_rep_assignments(folder: Path, tmp: Path) -> None:
-    """rep-assignments.csv from Power BI's Accounts.csv: owner × state, share = the owner's share of the
-    state's accounts (unrounded, so a state's shares add up to 1)."""
-    a = pd.read_csv(folder / "Accounts.csv")
-    n = a.groupby(["AccountOwnerSeq", "TerritorySeq"]).size().rename("n").reset_index()
-    n["share"] = n["n"] / n.groupby("TerritorySeq")["n"].transform("sum")
-    n.rename(columns={"AccountOwnerSeq": "rep_id", "TerritorySeq": "territory_id"})[
-        ["rep_id", "territory_id", "share"]].to_csv(tmp / "rep-assignments.csv", index=False)
 
 
 DATASETS = (
@@ -109,12 +95,10 @@ DATASETS = (
             ("reps", "{d}/Owners.csv", "--preset", "powerbi"),
             ("accounts", "{d}/Accounts.csv", "--preset", "powerbi"),
             ("territory-assignments", "{d}/Accounts.csv", "--preset", "powerbi", "--valid-from", "2019-06-01"),
-            ("rep-assignments", "{tmp}/rep-assignments.csv", "--valid-from", "2019-06-01",
-             "--reason", "owners cover the states of their accounts (from Accounts.csv)"),
             ("opportunities", "{d}/Opportunities.csv", "--preset", "powerbi"),
         ),
         plan_period="FY2021", window=("2020-04-01", "2021-04-01"), quarters=("2021Q2", "2021Q3"),
-        diagnose=("2021-08-15", "2021Q3"), prepare=powerbi_rep_assignments,
+        diagnose=("2021-08-15", "2021Q3"),
     ),
 )
 
@@ -216,12 +200,10 @@ def run_dataset(ds: DataSet, data: Path, workdir: Path, step_days: int) -> dict:
         commands.append(f"plancast --db $TMP/{ds.key}.duckdb " + " ".join(shown(a) for a in argv))
         return plancast(db, *argv)[0]
 
-    if ds.prepare:
-        ds.prepare(folder, tmp)
     for y in ds.years:
         cmd("calendar", "add", str(y))
     for argv in ds.imports:
-        cmd("import", *(a.format(d=folder, tmp=tmp) for a in argv))
+        cmd("import", *(a.format(d=folder) for a in argv))
     derived = json.loads(cmd("plan", "derive", "--period", ds.plan_period, "--from", ds.window[0], "--to",
                              ds.window[1], "--uplift", str(UPLIFT), "--json"))
     built = json.loads(cmd("plan", "build", "--period", ds.plan_period, "--reason",

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from plancast.errors import BadInput
-from plancast.planning.derive import derive_assumptions, write_derived_assumptions
+from plancast.planning.derive import derive_assumptions, derive_rep_assignments, write_derived_assumptions
 from plancast.scenario import load_demo
+from plancast.store import Store
 
 
 @pytest.fixture
@@ -115,3 +116,89 @@ def test_a_rep_covering_two_territories_counts_each_deal_where_its_account_is(st
     assert got.loc["T1", "win_rate"] == pytest.approx((9 + 6 * (home == "T1")) / (12 + 12 * (home == "T1")))
     assert got.loc["T2", "win_rate"] == pytest.approx((3 + 6 * (home == "T2")) / (12 + 12 * (home == "T2")))
     assert "T3" not in got.index or got.loc["T3", "opp_rate"] == 0
+
+
+def _no_rep_coverage(db: str, folder) -> None:
+    """Accounts in territories, deals owned by reps, and no rep → territory table (as in Power BI's sample):
+    A works T1's a1 (12 deals) and T2's a2 (4); B works a2 (6) and T3's b1 (12)."""
+    from plancast.calendar import fiscal_year_periods
+    from plancast.importer import import_file
+
+    def csv(name: str, text: str):
+        (folder / name).write_text(text.strip() + "\n")
+        return folder / name
+
+    rows = ["opportunity_id,owner_id,account_id,amount,stage,created_date,close_date,is_closed,is_won"]
+    for owner, acct, n in (("A", "a1", 12), ("A", "a2", 4), ("B", "a2", 6), ("B", "b1", 12)):
+        rows += [f"{owner}{acct}{i},{owner},{acct},{100 * (i + 1)},x,2020-03-01,2020-06-01,true,{str(i % 2 == 0).lower()}"
+                 for i in range(n)]
+    with Store(db) as store:
+        store.add_periods(fiscal_year_periods(2021, 1))
+        import_file(store, "territories", csv("t.csv", "territory_id,region_id\nT1,R\nT2,R\nT3,R"))
+        import_file(store, "reps", csv("r.csv", "rep_id\nA\nB"))
+        import_file(store, "accounts", csv("a.csv", "account_id\na1\na2\nb1"))
+        import_file(store, "stages", csv("s.csv", "stage,sort_order,is_closed,is_won\nx,1,false,false"))
+        import_file(store, "opportunities", csv("o.csv", "\n".join(rows)))
+        import_file(store, "territory_assignments", csv("ta.csv", "account_id,territory_id\na1,T1\na2,T2\nb1,T3"),
+                    valid_from=date(2020, 1, 1))
+
+
+def test_rep_coverage_is_derived_from_the_deals_when_the_export_has_none(capsys, engine_db, tmp_path) -> None:
+    from test_cli import run
+
+    _no_rep_coverage(engine_db, tmp_path)
+    argv = ("--db", engine_db, "plan", "derive", "--period", "FY2021", "--from", "2020-01-01", "--to", "2021-01-01",
+            "--uplift", "0.1", "--json")
+    code, out, err = run(capsys, *argv, "--dry-run")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["rep_assignments_derived"] == 4 and d["written"] is None
+    assert d["notes"][0] == ("no rep assignments in the store: 2 reps cover the territories of the accounts of the "
+                             "deals they created from 2020-01-01 to 2021-01-01, each with its share of the "
+                             "territory's deals (4 rep–territory pairs)")
+    with Store(engine_db) as store:
+        assert not len(store.plan_records("rep_assignments"))  # the dry run wrote nothing
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    d = json.loads(out)
+    got = pd.DataFrame(d["assumptions"]).set_index("territory_id")
+    # each deal is in its account's territory, which its owner now covers: 12, 10 and 12 deals on one account
+    # each over the 366 days of 2020; half of each territory's deals won (i even: 6/12, 2/4 + 3/6, 6/12)
+    assert got["opp_rate"].to_dict() == pytest.approx({"T1": 12 * 365 / 366, "T2": 10 * 365 / 366,
+                                                       "T3": 12 * 365 / 366})
+    assert got["win_rate"].to_dict() == pytest.approx({"T1": 0.5, "T2": 0.5, "T3": 0.5})
+    with Store(engine_db) as store:
+        ra = store.plan_records("rep_assignments", valid_on=date(2021, 6, 1))
+    share = {(r.rep_id, r.territory_id): r.share for r in ra.itertuples()}
+    assert share == pytest.approx({("A", "T1"): 1.0, ("A", "T2"): 0.4, ("B", "T2"): 0.6, ("B", "T3"): 1.0})
+    assert set(pd.to_datetime(ra["valid_from"]).dt.date) == {date(2020, 1, 1)}
+    # once there, they are the store's: a second derive reads them and derives nothing
+    code, out, err = run(capsys, *argv, "--dry-run")
+    assert code == 0, err
+    assert json.loads(out)["rep_assignments_derived"] is None
+
+
+def test_rep_coverage_that_cannot_be_derived_is_refused(capsys, engine_db, tmp_path) -> None:
+    from test_cli import run
+
+    _no_rep_coverage(engine_db, tmp_path)
+    with Store(engine_db) as store:
+        before = len(store.plan_versions())
+    code, out, err = run(capsys, "--db", engine_db, "plan", "derive", "--period", "FY2021", "--from", "2020-07-01",
+                         "--to", "2021-01-01", "--uplift", "0.1")
+    assert code != 0 and not out
+    assert ("no rep assignments overlap the history window 2020-07-01 – 2021-01-01, and none can be derived: no deal "
+            "created in it is owned by a rep and on an account with a territory") in " ".join(err.split())
+    with Store(engine_db) as store:
+        assert len(store.plan_versions()) == before and not len(store.plan_records("rep_assignments"))
+
+
+def test_without_rep_or_account_assignments_nothing_places_a_deal(store, tmp_path) -> None:
+    from plancast.importer import import_file
+
+    (tmp_path / "t.csv").write_text("territory_id,region_id\nT1,R\n")
+    import_file(store, "territories", tmp_path / "t.csv")
+    with pytest.raises(BadInput, match="neither rep assignments nor account assignments overlap the history window "
+                                       "2020-01-01 – 2021-01-01: plancast cannot tell which territory a deal "
+                                       "belongs to"):
+        derive_rep_assignments(store, date(2020, 1, 1), date(2021, 1, 1))

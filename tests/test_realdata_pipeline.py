@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ import pytest
 
 from conftest import SHARED_DATA
 from plancast.cli import main
+from plancast.store import Store
 
 MAVEN = SHARED_DATA / "maven_crm_sales_opportunities"
 PBI = SHARED_DATA / "ms_powerbi_regional_sales_sample"
@@ -178,18 +178,7 @@ def pbi_raw() -> tuple[pd.DataFrame, pd.DataFrame]:
     return opps, accounts
 
 
-def pbi_rep_assignments(accounts: pd.DataFrame, folder: Path) -> Path:
-    """The sample has no rep → territory table: each owner covers the states (territories) of its
-    accounts, with its share of the state's accounts (bench/accuracy.py makes the same file)."""
-    n = accounts.groupby(["AccountOwnerSeq", "TerritorySeq"]).size().rename("n").reset_index()
-    n["share"] = n["n"] / n.groupby("TerritorySeq")["n"].transform("sum")
-    path = folder / "rep-assignments.csv"
-    n.rename(columns={"AccountOwnerSeq": "rep_id", "TerritorySeq": "territory_id"})[
-        ["rep_id", "territory_id", "share"]].to_csv(path, index=False)
-    return path
-
-
-def load_pbi(db: str, folder: Path, accounts: pd.DataFrame) -> None:
+def load_pbi(db: str) -> None:
     for y in ("2020", "2021"):
         cli(db, "calendar", "add", y)
     cli(db, "import", "territories", str(PBI / "Territories.csv"), "--preset", "powerbi")
@@ -197,7 +186,6 @@ def load_pbi(db: str, folder: Path, accounts: pd.DataFrame) -> None:
     cli(db, "import", "accounts", str(PBI / "Accounts.csv"), "--preset", "powerbi")
     cli(db, "import", "territory-assignments", str(PBI / "Accounts.csv"), "--preset", "powerbi",
         "--valid-from", "2019-06-01")
-    cli(db, "import", "rep-assignments", str(pbi_rep_assignments(accounts, folder)), "--valid-from", "2019-06-01")
     cli(db, "import", "opportunities", str(PBI / "Opportunities.csv"), "--preset", "powerbi")
 
 
@@ -209,22 +197,33 @@ def pbi_plan(db: str) -> dict:
 
 
 @need_pbi
-def test_powerbi_plan_from_history_and_forecast(engine_db, tmp_path) -> None:
+def test_powerbi_plan_from_history_and_forecast(engine_db) -> None:
     opps, accounts = pbi_raw()
-    load_pbi(engine_db, tmp_path, accounts)
+    load_pbi(engine_db)
     status = js(engine_db, "status")["tables"]
     assert (status["opportunity"], status["account"], status["territory"]) == (20_000, 300, 51)
     derived = pbi_plan(engine_db)
     assert derived["assignments_derived"] is None  # the sample says which state each account is in
+    # ...but not which states each owner covers: derived from the deals each owner created in the window,
+    # with its share of the state's deals
+    lo, hi = pd.Timestamp("2020-04-01"), pd.Timestamp("2021-04-01")
+    made = opps[(opps["Opportunity Created On"] >= lo) & (opps["Opportunity Created On"] < hi)]
+    n = made.groupby([made["SystemUserSeq"].astype(str), made["TerritorySeq"].astype(str)]).size()
+    share = (n / n.groupby(level=1).transform("sum")).sort_index()
+    assert derived["rep_assignments_derived"] == len(share) == 51
+    assert any("no rep assignments in the store: 19 reps cover" in x for x in derived["notes"])
+    with Store(engine_db) as st:
+        ra = st.plan_records("rep_assignments", valid_on=hi.date())
+    got_share = ra.set_index([ra["rep_id"].astype(str), ra["territory_id"].astype(str)])["share"].sort_index()
+    assert got_share.to_numpy() == pytest.approx(share.to_numpy(), rel=1e-9)
+    assert list(got_share.index) == list(share.index)
     got = pd.DataFrame(derived["assumptions"]).set_index("territory_id")
 
     # independently: every owner owns its deals' accounts, so a deal belongs to its account's state; the
     # window 2020-04-01 – 2021-04-01 is 365 days, so account-years = accounts
-    lo, hi = pd.Timestamp("2020-04-01"), pd.Timestamp("2021-04-01")
     st = opps["TerritorySeq"].astype(str)
     closed = opps[opps["Status"].isin(["Won", "Lost"]) & (opps["CloseDate"] >= lo) & (opps["CloseDate"] < hi)]
     won = closed[closed["Status"] == "Won"]
-    made = opps[(opps["Opportunity Created On"] >= lo) & (opps["Opportunity Created On"] < hi)]
     planned = accounts.groupby(accounts["TerritorySeq"].astype(str)).size()
     n_closed = closed.groupby(st).size().reindex(planned.index).fillna(0)
     n_won = won.groupby(st).size().reindex(planned.index).fillna(0)
@@ -270,7 +269,7 @@ def test_powerbi_plan_from_history_and_forecast(engine_db, tmp_path) -> None:
 def test_powerbi_diagnosis_and_backtest(tmp_path) -> None:
     opps, accounts = pbi_raw()
     db = str(tmp_path / "powerbi.duckdb")
-    load_pbi(db, tmp_path, accounts)
+    load_pbi(db)
     pbi_plan(db)
     d = js(db, "diagnose", "--as-of", "2021-08-15", "--period", "2021Q3")
     check_diagnosis_adds_up(d)

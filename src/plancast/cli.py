@@ -355,23 +355,33 @@ def plan_derive(
 ) -> None:
     """Planning assumptions for a period from what each territory achieved over a history window."""
     from .planning.build import period_bounds
-    from .planning.derive import default_window, derive_assignments, derive_assumptions, write_derived_assumptions
+    from .planning.derive import (default_window, derive_assignments, derive_assumptions, derive_rep_assignments,
+                                  write_derived_assumptions)
 
     store = _store(create=False)
     start, _ = period_bounds(store, period)
     ws, we = default_window(start)
     ws = since.date() if since else ws
     we = until.date() if until else we
-    assignments = None
-    if not len(store.plan_records("territory_assignments", plan_id=plan, during=(ws, we), known_at=known_at)):
+    assignments = rep_assignments = None
+    if not len(store.plan_records("rep_assignments", plan_id=plan, during=(ws, we), known_at=known_at)):
+        rep_assignments = derive_rep_assignments(store, ws, we, plan_id=plan, known_at=known_at)
+    elif not len(store.plan_records("territory_assignments", plan_id=plan, during=(ws, we), known_at=known_at)):
         assignments = derive_assignments(store, ws, we, plan_id=plan, known_at=known_at)
     frame, notes = derive_assumptions(store, period, ws, we, uplift=uplift, plan_id=plan, known_at=known_at,
-                                      assignments=assignments)
+                                      assignments=assignments, rep_assignments=rep_assignments)
     if assignments is not None:
         notes.insert(0, f"no account assignments in the store: {len(assignments)} accounts assigned to the "
                         f"territory whose reps created most of their deals from {ws} to {we}")
+    if rep_assignments is not None:
+        notes.insert(0, f"no rep assignments in the store: {rep_assignments['rep_id'].nunique()} reps cover the "
+                        f"territories of the accounts of the deals they created from {ws} to {we}, each with its "
+                        f"share of the territory's deals ({len(rep_assignments)} rep–territory pairs)")
     written = None
     if not dry_run:
+        if rep_assignments is not None:
+            store.write("rep_assignments", rep_assignments, source="plancast plan derive", plan_id=plan,
+                        reason=f"reps to the territories of the accounts they worked, {ws} – {we}", author=author)
         if assignments is not None:
             store.write("territory_assignments", assignments, source="plancast plan derive", plan_id=plan,
                         reason=f"accounts to the territories that worked them, {ws} – {we}", author=author)
@@ -381,6 +391,7 @@ def plan_derive(
     if as_json:
         emit_json({"period": period, "window": [ws, we], "assumptions": frame_records(frame), "notes": notes,
                    "assignments_derived": None if assignments is None else len(assignments),
+                   "rep_assignments_derived": None if rep_assignments is None else len(rep_assignments),
                    "written": written.to_dict() if written else None})
         return
     view = frame[["territory_id", "planned_accounts", "opp_rate", "win_rate", "asp", "cycle_days", "coverage_ratio",

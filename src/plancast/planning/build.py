@@ -217,7 +217,7 @@ def build_plan(
     build = PlanBuild(period=period, start=start, end=end, known_at=known_at, capacity=cap,
                       quotas=apply_overrides(q, current[current["period"] == period]))
     if unplanned:
-        build.notes.append(f"no planning assumptions in {period} for {', '.join(sorted(unplanned))}: "
+        build.notes.append(f"no planning assumptions (or no capacity) in {period} for {', '.join(sorted(unplanned))}: "
                            "no quota derived for them")
     if not write:
         return build

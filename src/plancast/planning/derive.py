@@ -32,40 +32,45 @@ from ..errors import BadInput
 from ..store import DEFAULT_PLAN, Store, WriteResult
 from .build import period_bounds
 
-__all__ = ["MIN_DEALS", "derive_assignments", "derive_assumptions", "write_derived_assumptions"]
+__all__ = ["MIN_DEALS", "derive_assignments", "derive_assumptions", "derive_rep_assignments",
+           "write_derived_assumptions"]
 
 #: fewest closed (or won, for size and cycle) deals a territory needs for its own rate
 MIN_DEALS = 10
 QUARTER_DAYS = 365.0 / 4
 
 
-def _rep_assignments(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None) -> pd.DataFrame:
-    ra = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
+def _rep_assignments(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None,
+                     derived: pd.DataFrame | None = None) -> pd.DataFrame:
+    ra = derived if derived is not None else store.plan_records("rep_assignments", plan_id=plan_id,
+                                                                during=(start, end), known_at=known_at)
     if not len(ra):
         raise BadInput(f"no rep assignments overlap the history window {start} – {end}",
                        hint="import reps with their territories (plancast import reps FILE --valid-from DATE)")
     return ra
 
 
-def _rep_territory(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None) -> pd.Series:
-    ra = _rep_assignments(store, start, end, plan_id, known_at)
+def _rep_territory(store: Store, start: date, end: date, plan_id: str, known_at: datetime | None,
+                   derived: pd.DataFrame | None = None) -> pd.Series:
+    ra = _rep_assignments(store, start, end, plan_id, known_at, derived)
     ra = ra.sort_values(["valid_from", "share"], ascending=False).drop_duplicates("rep_id")
     return ra.set_index(ra["rep_id"].astype(str))["territory_id"].astype(str)
 
 
 def _deal_territory(store: Store, opp: pd.DataFrame, start: date, end: date, plan_id: str,
-                    known_at: datetime | None, assignments: pd.DataFrame | None) -> pd.Series:
+                    known_at: datetime | None, assignments: pd.DataFrame | None,
+                    rep_assignments: pd.DataFrame | None = None) -> pd.Series:
     """Each deal's territory: its account's (the last assignment in the window) when the owner covers
     that territory in the window, else the owner's own (largest share at the window's end)."""
     owner = opp["owner_id"].astype(str)
-    t_of = owner.map(_rep_territory(store, start, end, plan_id, known_at))
+    t_of = owner.map(_rep_territory(store, start, end, plan_id, known_at, rep_assignments))
     asg = assignments if assignments is not None else store.plan_records(
         "territory_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
     if not len(asg):
         return t_of
     asg = asg.sort_values("valid_from", ascending=False).drop_duplicates("account_id")
     acc_t = opp["account_id"].astype(str).map(asg.set_index(asg["account_id"].astype(str))["territory_id"].astype(str))
-    ra = _rep_assignments(store, start, end, plan_id, known_at)
+    ra = _rep_assignments(store, start, end, plan_id, known_at, rep_assignments)
     covers = pd.MultiIndex.from_arrays([ra["rep_id"].astype(str), ra["territory_id"].astype(str)])
     own = pd.MultiIndex.from_arrays([owner, acc_t.fillna("")]).isin(covers) & opp["account_id"].notna().to_numpy()
     return acc_t.where(own, t_of)
@@ -90,13 +95,47 @@ def derive_assignments(store: Store, start: date, end: date, *, plan_id: str = D
     return best
 
 
+def derive_rep_assignments(store: Store, start: date, end: date, *, plan_id: str = DEFAULT_PLAN,
+                           known_at: datetime | None = None) -> pd.DataFrame:
+    """Reps to territories for a CRM export that has none (its owners own accounts, and the
+    accounts sit in territories): each rep covers the territories of the accounts of the
+    deals it created over ``[start, end)``, carrying its share of each territory's deals,
+    from ``start`` on. Deals owned by ids that are not reps in the store are left out."""
+    asg = store.plan_records("territory_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
+    if not len(asg):
+        raise BadInput(f"neither rep assignments nor account assignments overlap the history window {start} – {end}: "
+                       "plancast cannot tell which territory a deal belongs to",
+                       hint="import reps with their territories (plancast import reps FILE --valid-from DATE) or "
+                            "accounts with theirs (plancast import territory-assignments FILE --valid-from DATE)")
+    asg = asg.sort_values("valid_from", ascending=False).drop_duplicates("account_id")
+    opp = store.read_table("opportunity")
+    created = pd.to_datetime(opp["created_date"])
+    t = opp["account_id"].astype(str).map(asg.set_index(asg["account_id"].astype(str))["territory_id"].astype(str))
+    reps = store.read_table("rep")["rep_id"].astype(str)
+    owner = opp["owner_id"].astype(str)
+    ok = (created >= pd.Timestamp(start)) & (created < pd.Timestamp(end)) & t.notna() & owner.isin(reps)
+    if not ok.any():
+        raise BadInput(f"no rep assignments overlap the history window {start} – {end}, and none can be derived: "
+                       "no deal created in it is owned by a rep and on an account with a territory",
+                       hint="import reps with their territories (plancast import reps FILE --valid-from DATE), "
+                            "or give a window with deals (--from/--to)")
+    n = pd.DataFrame({"rep_id": owner[ok], "territory_id": t[ok]}).value_counts().rename("deals").reset_index()
+    n["share"] = n["deals"] / n.groupby("territory_id")["deals"].transform("sum")
+    n = n.sort_values(["rep_id", "territory_id"]).reset_index(drop=True)
+    n["valid_from"] = pd.Timestamp(start)
+    n["valid_to"] = pd.NaT
+    return n[["rep_id", "territory_id", "share", "valid_from", "valid_to"]]
+
+
 def derive_assumptions(store: Store, period: str, start: date, end: date, *, uplift: float,
                        plan_id: str = DEFAULT_PLAN, known_at: datetime | None = None,
-                       assignments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
+                       assignments: pd.DataFrame | None = None,
+                       rep_assignments: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
     """(assumptions frame, notes) for ``period`` from what was achieved over ``[start, end)``.
 
     ``assignments`` (from :func:`derive_assignments`, not yet written) stand in for the
-    store's account assignments: each account in its territory over the whole window."""
+    store's account assignments: each account in its territory over the whole window;
+    ``rep_assignments`` (from :func:`derive_rep_assignments`) likewise for the reps'."""
     if end <= start:
         raise BadInput(f"the history window {start} – {end} is empty", hint="give --from before --to")
     if not -0.99 <= uplift <= 10:
@@ -110,7 +149,7 @@ def derive_assumptions(store: Store, period: str, start: date, end: date, *, upl
     created = pd.to_datetime(opp["created_date"])
     close = pd.to_datetime(opp["close_date"])
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
-    t_of = _deal_territory(store, opp, start, end, plan_id, known_at, assignments)
+    t_of = _deal_territory(store, opp, start, end, plan_id, known_at, assignments, rep_assignments)
     made = (created >= lo) & (created < hi) & t_of.notna()
     closed = opp["is_closed"].fillna(False).astype(bool) & (close >= lo) & (close < hi) & t_of.notna()
     won = closed & opp["is_won"].fillna(False).astype(bool)
