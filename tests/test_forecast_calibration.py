@@ -395,6 +395,26 @@ def test_snapshot_rows_by_hand() -> None:
     assert cal.n_closed_ == 1
 
 
+def test_a_close_recorded_after_the_close_date_is_dated_by_the_close_date() -> None:
+    """Salesforce's demo org wrote every history row on the day it was loaded: a deal that closed won on
+    2023-08-28 has its Closed Won row dated 2023-10-28. The close is the deal's, not the row's."""
+    ts = pd.Timestamp
+    opps = pd.DataFrame({
+        "opportunity_id": ["A", "B"], "owner_id": ["R1", "R1"], "amount": [100.0, 40.0],
+        "stage": ["Closed Won", "Closed Won"], "created_date": [ts("2023-06-01"), ts("2023-06-01")],
+        "close_date": [ts("2023-08-28"), ts("2023-10-20")], "is_closed": [True, True], "is_won": [True, True]})
+    hist = pd.DataFrame({
+        "opportunity_id": ["A", "B", "B"],
+        "changed_at": [ts("2023-10-28"), ts("2023-06-01"), ts("2023-10-20")],
+        "stage": ["Closed Won", "Prospecting", "Closed Won"], "amount": [100.0, 40.0, 40.0]})
+    d = Calibration(min_deals=1).fit(opps, hist, as_of="2023-10-28").deals_.set_index("opportunity_id")
+    day = pd.to_datetime(d["close_day"].astype("int64"), unit="D")
+    assert day.to_dict() == {"A": ts("2023-08-28"), "B": ts("2023-10-20")}
+    # before its row was written, A has no history and its own dates say it closed on 2023-08-28
+    d = Calibration(min_deals=1).fit(opps, hist, as_of="2023-09-30").deals_.set_index("opportunity_id")
+    assert d.loc["A", "closed"] and d.loc["A", "close_day"] == (ts("2023-08-28") - ts(0)).days
+
+
 # --------------------------------------------------------------------------- invariants
 @pytest.mark.parametrize(
     "as_of, group_cols",

@@ -9,6 +9,7 @@ folder is absent.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -83,10 +84,63 @@ def test_salesforce_demo_org_loads_with_the_clamp_policy(capsys, engine_db) -> N
              & (close.set_axis(raw.index) < "2023-10-01")]
     expected = pd.to_numeric(q3["Amount"]).sum()
     assert expected == 1_825_000
-    # (not through plancast forecast: it divides by 1 - win rate, which is 0 in this org — reported)
     closes = pd.to_datetime(stored["close_date"])
     got = stored.loc[stored["is_won"] & (closes >= "2023-07-01") & (closes < "2023-10-01"), "amount"].sum()
     assert got == expected
+
+
+def test_salesforce_through_plan_forecast_and_diagnosis(capsys, engine_db) -> None:
+    """The README's Salesforce session carried on: one territory for the one owner (the export has none),
+    a plan derived from 2023 as the org knows it, then forecast and diagnosis as of the export's last day.
+    Every closed deal of this org is won, and the clamped deals have a 0-day cycle: degenerate, but it
+    must run and its figures must be the data's."""
+    examples = Path(__file__).resolve().parent.parent / "docs" / "examples" / "salesforce"
+    db = ["--db", engine_db]
+    for argv in (["calendar", "add", "2023"],
+                 ["import", "accounts", str(SF / "account.csv"), "--preset", "salesforce"],
+                 ["import", "reps", str(SF / "opportunity.csv"), "--preset", "salesforce"],
+                 ["import", "opportunities", str(SF / "opportunity.csv"), "--preset", "salesforce",
+                  "--close-before-create", "clamp"],
+                 ["import", "opportunity-history", str(SF / "OpportunityHistory.csv"), "--preset", "salesforce"],
+                 ["import", "territories", str(examples / "territories.csv")],
+                 ["import", "rep-assignments", str(examples / "rep-assignments.csv"), "--valid-from", "2023-01-01"],
+                 ["plan", "derive", "--period", "FY2023", "--from", "2023-01-01", "--to", "2023-10-29",
+                  "--uplift", "0.15"],
+                 ["plan", "build", "--period", "FY2023"]):
+        code, out, err = run(capsys, *db, *argv)
+        assert code == 0, f"{argv}: {err}"
+
+    opps = _raw("opportunity.csv")
+    created = pd.to_datetime(opps["CreatedDate"]).dt.normalize()
+    close = pd.to_datetime(opps["CloseDate"])
+    won = opps["IsWon"] == "1"
+    amount = pd.to_numeric(opps["Amount"])
+    # the plan, independently: 31 deals created (clamped to their close date when before creation) in the
+    # 301 days from 2023-01-01 to 2023-10-29, on the 9 accounts that have deals; all closed deals won
+    assert created.where(close >= created, close).between("2023-01-01", "2023-10-28").all()
+    accounts = opps.loc[opps["AccountId"] != "", "AccountId"].nunique()
+    assert accounts == 9
+    asp = amount[won].mean()
+    assert asp == 202_500
+    annual = accounts * (31 / (accounts * 301 / 365)) * 1.0 * asp  # accounts × opp rate × win rate × ASP
+    # the quarter carries its days' share of the year's capacity (cycle 0 days: no lag), × (1 + uplift)
+    code, out, err = run(capsys, *db, "forecast", "--as-of", "2023-10-28", "--period", "2023Q4", "--json")
+    assert code == 0, err
+    fc = pd.DataFrame(json.loads(out)["rows"])
+    company = fc[fc["level"] == "company"].iloc[0]
+    assert company["quota"] == pytest.approx(annual * 1.15 * 92 / 365, rel=1e-6)
+    so_far = amount[won & (close >= "2023-10-01") & (close <= "2023-10-28")].sum()
+    assert company["closed_won"] == so_far == 1_820_000  # not the 18 deals won in Q3 (history rows dated 2023-10-28)
+    assert company["p10"] >= so_far and company["mean"] >= so_far  # what is won stays won
+
+    code, out, err = run(capsys, *db, "diagnose", "--as-of", "2023-10-28", "--period", "2023Q4", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    for r in d["rows"]:
+        assert r["stretch"] + r["planning_variance"] + r["execution_variance"] == pytest.approx(
+            r["projected_mean"] - r["quota"], abs=0.011)
+    # the plan was derived from these very rates: nothing of the gap is planning
+    assert d["summary"]["company"]["planning_variance"] == pytest.approx(0.0, abs=0.01)
 
 
 def test_close_before_create_policies_are_pinned() -> None:

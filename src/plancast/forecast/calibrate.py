@@ -746,7 +746,13 @@ class Calibration:
         close_row = np.where(last_open >= 0, last_open + 1, first_row)
         close_row = np.minimum(close_row, last_row)
         created = d["created"].to_numpy()
-        close_day = np.where(is_closed, np.maximum(inp.h_day[close_row], created), -1)
+        # the close is dated by the history row that closed the deal, unless that row was recorded after the
+        # deal's own close date (entered late, or every row written when the CRM was loaded): then by that date
+        h_close = inp.h_day[close_row]
+        opp_close = d["opp_close"].to_numpy()
+        late = is_closed & d["opp_closed"].to_numpy() & (opp_close < h_close)
+        dated = np.where(late, np.nan_to_num(opp_close, nan=0.0), h_close).astype(np.int64)
+        close_day = np.where(is_closed, np.maximum(dated, created), -1)
         # amount as known on as_of: the last non-blank amount in history, else the opportunities frame's
         amt = pd.Series(inp.h_amount).groupby(deal, sort=False).ffill().to_numpy()
         amount = amt[last_row]
