@@ -81,11 +81,15 @@ def load_maven(db: str) -> None:
     cli(db, "import", "opportunities", str(MAVEN / "sales_pipeline.csv"), "--preset", "maven")
 
 
-def maven_plan(db: str) -> dict:
-    d = js(db, "plan", "derive", "--period", "FY2017", "--from", "2016-10-01", "--to", "2017-07-01",
-           "--uplift", "0.15")
-    js(db, "plan", "build", "--period", "FY2017", "--reason", "FY2017 from history")
+def plan_from_history(db: str, period: str, since: str, until: str) -> dict:
+    """plan derive (uplift 0.15) over [since, until), then plan build; derive's JSON."""
+    d = js(db, "plan", "derive", "--period", period, "--from", since, "--to", until, "--uplift", "0.15")
+    js(db, "plan", "build", "--period", period, "--reason", f"{period} from history")
     return d
+
+
+def maven_plan(db: str) -> dict:
+    return plan_from_history(db, "FY2017", "2016-10-01", "2017-07-01")
 
 
 @need_maven
@@ -190,10 +194,7 @@ def load_pbi(db: str) -> None:
 
 
 def pbi_plan(db: str) -> dict:
-    d = js(db, "plan", "derive", "--period", "FY2021", "--from", "2020-04-01", "--to", "2021-04-01",
-           "--uplift", "0.15")
-    js(db, "plan", "build", "--period", "FY2021", "--reason", "FY2021 from history")
-    return d
+    return plan_from_history(db, "FY2021", "2020-04-01", "2021-04-01")
 
 
 @need_pbi
