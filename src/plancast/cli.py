@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -1076,11 +1077,15 @@ def _run(argv: list[str]) -> None:
         else:
             err.print(f"[bold red]error:[/] {escape(e.message)}", soft_wrap=True)
             problems = list(getattr(e, "problems", []))
-            for p in problems[:MAX_PROBLEMS_SHOWN]:
+            # a long list arrives capped, its last entry counting the rest ("… and N more problems")
+            capped = re.fullmatch(r"… and (\d+) more problems?", problems[-1].message) if problems else None
+            listed = problems[:-1] if capped else problems
+            for p in listed[:MAX_PROBLEMS_SHOWN]:
                 err.print(f"  {p}", markup=False, soft_wrap=True)
-            if len(problems) > MAX_PROBLEMS_SHOWN:
-                err.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more (--json lists every one)",
-                          markup=False, soft_wrap=True)
+            hidden = max(len(listed) - MAX_PROBLEMS_SHOWN, 0) + (int(capped.group(1)) if capped else 0)
+            if hidden:
+                which = f"the first {len(listed)}" if capped else "every one"
+                err.print(f"  … and {hidden:,} more (--json lists {which})", markup=False, soft_wrap=True)
             if e.hint:
                 err.print(f"[dim]what to do:[/] {escape(e.hint)}", soft_wrap=True)
         raise SystemExit(2 if isinstance(e, BadInput | HistoryViolation | NotFound) else 1) from None

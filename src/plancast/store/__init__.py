@@ -73,6 +73,18 @@ def _sqlalchemy_url(db: str) -> tuple[str, str | None, dict[str, Any]]:
             f"cannot create the store {db!r}: folder {str(path.parent)!r} does not exist",
             hint="create the folder first or give another --db path",
         )
+    if path.is_dir():
+        raise StoreError(f"--db {db!r} is a folder, not a plancast store",
+                         hint="give a file path such as plancast.duckdb (plancast creates it)")
+    if path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as f:
+            head = f.read(12)
+        if head[8:12] != b"DUCK":
+            raise StoreError(
+                f"--db {db!r} is not a plancast store: the file exists and is not a DuckDB database",
+                hint="give a new file name (plancast creates it) or an existing store; to load a CSV or Excel "
+                     "file, use plancast import KIND FILE",
+            )
     return f"duckdb:///{path}", None, {}
 
 
@@ -105,6 +117,11 @@ class Store:
             with self.engine.connect():
                 pass
         except sa.exc.OperationalError as e:  # pragma: no cover - message depends on the server
+            if "lock" in str(e.orig).lower():
+                raise StoreError(
+                    f"the store {self.db!r} is in use by another process: {e.orig}",
+                    hint="close the other plancast (or DuckDB) session, or use another --db",
+                ) from e
             raise StoreError(
                 f"cannot open the store {self.db!r}: {e.orig}",
                 hint="check that the server is running and the URL is right",

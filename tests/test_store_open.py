@@ -1,0 +1,70 @@
+"""--db that is not a store: refused with a message, before anything is created or written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from test_cli import run
+
+
+def test_a_file_that_is_not_a_duckdb_database_is_refused(capsys, tmp_path) -> None:
+    csv = tmp_path / "deals.csv"
+    csv.write_text("a,b\n1,2\n")
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(bytes(range(256)) * 12)
+    for path in (csv, noise):
+        before = path.read_bytes()
+        code, out, err = run(capsys, "--db", str(path), "calendar", "add", "2026")
+        assert code == 1 and not out
+        assert (f"error: --db '{path}' is not a plancast store: the file exists and is not a DuckDB database"
+                in " ".join(err.split()))
+        assert "to load a CSV or Excel file, use plancast import KIND FILE" in " ".join(err.split())
+        assert path.read_bytes() == before
+    code, out, _ = run(capsys, "--db", str(noise), "status", "--json")
+    assert code == 1 and json.loads(out) == {
+        "error": "StoreError",
+        "message": f"--db '{noise}' is not a plancast store: the file exists and is not a DuckDB database",
+        "hint": "give a new file name (plancast creates it) or an existing store; to load a CSV or Excel file, "
+                "use plancast import KIND FILE"}
+    code, out, err = run(capsys, "--db", str(tmp_path), "status")
+    assert code == 1 and f"--db '{tmp_path}' is a folder, not a plancast store" in err
+
+
+def test_a_store_held_by_another_process_says_so(tmp_path) -> None:
+    db = tmp_path / "held.duckdb"
+    con = duckdb.connect(str(db))  # this process holds the write lock; a second process cannot open it
+    try:
+        con.execute("CREATE TABLE t (a INTEGER)")
+        r = subprocess.run([str(Path(sys.executable).with_name("plancast")), "--db", str(db), "status"], capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        con.close()
+    err = " ".join(r.stderr.split())
+    assert r.returncode == 1
+    assert f"error: the store '{db}' is in use by another process:" in err and "Conflicting lock" in err
+    assert "close the other plancast (or DuckDB) session, or use another --db" in err
+    assert "server is running" not in err
+
+
+def test_a_long_problem_list_counts_every_problem(capsys, tmp_path) -> None:
+    """250 bad rows: ten shown, 240 more counted; --json lists the first 200 and counts the other 50."""
+    f = tmp_path / "accounts.csv"
+    f.write_text("account_id,name,employees\n" + "".join(f"a{i},Acme {i},many\n" for i in range(250)))
+    db = str(tmp_path / "s.duckdb")
+    code, out, err = run(capsys, "--db", db, "import", "accounts", str(f))
+    assert code == 2
+    assert f"error: {f} was not imported: 250 problems found" in " ".join(err.split())
+    assert err.count("is not a whole number") == 10
+    assert "  … and 240 more (--json lists the first 200)" in err
+    code, out, _ = run(capsys, "--db", db, "import", "accounts", str(f), "--json")
+    d = json.loads(out)
+    assert len(d["problems"]) == 201 and d["problems"][-1]["message"] == "… and 50 more problems"
+    # a short list says --json lists every one
+    f.write_text("account_id,name,employees\n" + "".join(f"a{i},Acme {i},many\n" for i in range(12)))
+    code, out, err = run(capsys, "--db", db, "import", "accounts", str(f))
+    assert "  … and 2 more (--json lists every one)" in err
