@@ -310,7 +310,7 @@ def diagnose(
                        hint="use 28 to 3660 days (default 365)")
     quotas = store.plan_records("quotas", plan_id=plan_id, during=(start, end), known_at=known_at)
     if not (quotas["period"].astype(str) == period).any():
-        ever = store.plan_records("quotas", plan_id=plan_id, during=(start, end))
+        ever = store.record_history("quotas", plan_id=plan_id)  # superseded records too: when the first came
         ever = ever[ever["period"].astype(str) == period]
         first = f"; the first were recorded {pd.Timestamp(ever['recorded_at'].min()):%Y-%m-%d %H:%M}" if len(ever) else ""
         known = f" as known at {known_at:%Y-%m-%d %H:%M}" if known_at else ""
