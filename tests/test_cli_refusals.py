@@ -1,4 +1,5 @@
-"""--db that is not a store: refused with a message, before anything is created or written."""
+"""Refusals a user meets at the command line: a --db that is not a store, a locked store, a long list of
+problems, a known-at before the quotas. Each names what is wrong and writes nothing."""
 
 from __future__ import annotations
 
@@ -68,3 +69,15 @@ def test_a_long_problem_list_counts_every_problem(capsys, tmp_path) -> None:
     f.write_text("account_id,name,employees\n" + "".join(f"a{i},Acme {i},many\n" for i in range(12)))
     code, out, err = run(capsys, "--db", db, "import", "accounts", str(f))
     assert "  … and 2 more (--json lists every one)" in err
+
+
+def test_known_at_before_the_quotas_names_when_the_first_were_recorded(capsys, tmp_path) -> None:
+    """After a rebuild supersedes the demo's quotas, the first quotas are still the demo's (2025-12-01)."""
+    db = str(tmp_path / "demo.duckdb")
+    assert run(capsys, "--db", db, "demo", "--json")[0] == 0
+    assert run(capsys, "--db", db, "plan", "build", "--period", "FY2026", "--reason", "rebuild")[0] == 0
+    code, out, err = run(capsys, "--db", db, "diagnose", "--as-of", "2026-05-15", "--period", "2026Q2",
+                         "--as-known-at", "2020-01-01")
+    assert code == 2
+    assert ("error: plan 'main' has no quotas for 2026Q2 as known at 2020-01-01 00:00; the first were recorded "
+            "2025-12-01 00:00") in " ".join(err.split())
