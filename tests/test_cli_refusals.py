@@ -81,3 +81,14 @@ def test_known_at_before_the_quotas_names_when_the_first_were_recorded(capsys, t
     assert code == 2
     assert ("error: plan 'main' has no quotas for 2026Q2 as known at 2020-01-01 00:00; the first were recorded "
             "2025-12-01 00:00") in " ".join(err.split())
+
+
+def test_a_malformed_option_with_json_gives_the_json_error_shape(capsys, tmp_path) -> None:
+    db = str(tmp_path / "s.duckdb")
+    code, out, _ = run(capsys, "--db", db, "forecast", "--as-of", "2026-15-01", "--period", "2026Q2", "--json")
+    assert code == 2
+    d = json.loads(out)
+    assert d["error"] == "UsageError" and d["hint"] == "see plancast forecast --help"
+    assert "Invalid value for '--as-of'" in d["message"] and "'2026-15-01' does not match the formats '%Y-%m-%d'" in d["message"]
+    code, out, err = run(capsys, "--db", db, "forecast", "--as-of", "2026-15-01", "--period", "2026Q2")
+    assert code == 2 and not out and "Invalid value for '--as-of'" in err

@@ -1094,8 +1094,16 @@ def _run(argv: list[str]) -> None:
     except typer.Abort:
         err.print("aborted")
         raise SystemExit(1) from None
-    except typer.TyperException as e:  # usage errors: unknown option, missing argument …
-        show = getattr(e, "show", None)
-        if show is not None:
-            show()
+    except typer.TyperException as e:  # usage errors: unknown option, missing argument, a malformed date …
+        if _wants_json(argv) and hasattr(e, "format_message"):
+            ctx, names = getattr(e, "ctx", None), []
+            while ctx is not None and ctx.parent is not None:
+                names.insert(0, ctx.info_name)
+                ctx = ctx.parent
+            emit_json({"error": "UsageError", "message": e.format_message(),
+                       "hint": f"see {' '.join(['plancast', *names])} --help"})
+        else:
+            show = getattr(e, "show", None)
+            if show is not None:
+                show()
         raise SystemExit(getattr(e, "exit_code", 2)) from None

@@ -209,7 +209,7 @@ def project(
     blank = ~(np.isfinite(amount) & (amount > 0))
     if blank.any():
         amount = np.where(blank, region_mean[rep_region[rep_of_deal]], amount)
-        notes.append(f"{int(blank.sum())} open deals without an amount are valued at their region's mean won "
+        notes.append(f"{int(blank.sum()):,} open deals without an amount are valued at their region's mean won "
                      f"deal size")
     ok = np.isfinite(amount) & (amount > 0)
     deals = pd.DataFrame({"rep": rep_of_deal[ok], "amount": amount[ok], "p": p[ok],

@@ -46,7 +46,8 @@ def _rep_assignments(store: Store, start: date, end: date, plan_id: str, known_a
                                                                 during=(start, end), known_at=known_at)
     if not len(ra):
         raise BadInput(f"no rep assignments overlap the history window {start} – {end}",
-                       hint="import reps with their territories (plancast import reps FILE --valid-from DATE)")
+                       hint="import which reps cover which territories (plancast import rep-assignments FILE "
+                            "--valid-from DATE, or reps with a territory column), or give a later window")
     return ra
 
 
@@ -105,8 +106,9 @@ def derive_rep_assignments(store: Store, start: date, end: date, *, plan_id: str
     if not len(asg):
         raise BadInput(f"neither rep assignments nor account assignments overlap the history window {start} – {end}: "
                        "plancast cannot tell which territory a deal belongs to",
-                       hint="import reps with their territories (plancast import reps FILE --valid-from DATE) or "
-                            "accounts with theirs (plancast import territory-assignments FILE --valid-from DATE)")
+                       hint="import which reps cover which territories (plancast import rep-assignments FILE "
+                            "--valid-from DATE) or which accounts are in them (plancast import "
+                            "territory-assignments FILE --valid-from DATE)")
     asg = asg.sort_values("valid_from", ascending=False).drop_duplicates("account_id")
     opp = store.read_table("opportunity")
     created = pd.to_datetime(opp["created_date"])
@@ -117,8 +119,8 @@ def derive_rep_assignments(store: Store, start: date, end: date, *, plan_id: str
     if not ok.any():
         raise BadInput(f"no rep assignments overlap the history window {start} – {end}, and none can be derived: "
                        "no deal created in it is owned by a rep and on an account with a territory",
-                       hint="import reps with their territories (plancast import reps FILE --valid-from DATE), "
-                            "or give a window with deals (--from/--to)")
+                       hint="import which reps cover which territories (plancast import rep-assignments FILE "
+                            "--valid-from DATE), or give a window with deals (--from/--to)")
     n = pd.DataFrame({"rep_id": owner[ok], "territory_id": t[ok]}).value_counts().rename("deals").reset_index()
     n["share"] = n["deals"] / n.groupby("territory_id")["deals"].transform("sum")
     n = n.sort_values(["rep_id", "territory_id"]).reset_index(drop=True)
