@@ -122,6 +122,12 @@ def test_maven_plan_from_history_and_forecast(engine_db) -> None:
     for col in exp.columns:
         assert got[col].to_numpy() == pytest.approx(exp[col].reindex(got.index).to_numpy(), rel=1e-9), col
     assert exp["win_rate"].round(3).to_dict() == {"Central": 0.662, "East": 0.668, "West": 0.670}
+    # agents on the team who engaged nothing in the window are named: they still get quota
+    idle = sorted(set(teams["sales_agent"]) - set(made["sales_agent"]))
+    assert len(idle) == 5
+    assert (f"5 rep(s) on the plan created no deals from 2016-10-01 to 2017-07-01: {', '.join(idle)}; plan build "
+            "still gives them their share of their territory's quota (check they are ramping or should leave the "
+            "plan)") in derived["notes"]
 
     # the quarter's quota: capacity (accounts × opp rate × win rate × ASP for the year) × 1.15 × 92/365
     cap = exp["planned_accounts"] * exp["opp_rate"] * exp["win_rate"] * exp["asp"]

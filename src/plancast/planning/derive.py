@@ -206,6 +206,16 @@ def derive_assumptions(store: Store, period: str, start: date, end: date, *, upl
         if thin.any():
             notes.append(f"{name}: {', '.join(s.index[thin])} had too few deals (< {MIN_DEALS}) and take the "
                          f"company's {company[name]:.4g}")
+    # reps on the plan who created nothing in the window (new hires, or names without deals) still get quota
+    ra = _rep_assignments(store, start, end, plan_id, known_at, rep_assignments)
+    idle = sorted(set(ra["rep_id"].astype(str)) - set(opp.loc[made, "owner_id"].astype(str)))
+    if idle:
+        names = store.read_table("rep").set_index(store.read_table("rep")["rep_id"].astype(str))["name"]
+        shown = [f"{names.get(r)} ({r})" if isinstance(names.get(r), str) and names.get(r) not in ("", r) else r
+                 for r in idle]
+        notes.append(f"{len(idle)} rep(s) on the plan created no deals from {start} to {end}: "
+                     f"{', '.join(shown[:8])}{' …' if len(shown) > 8 else ''}; plan build still gives them their "
+                     "share of their territory's quota (check they are ramping or should leave the plan)")
     out = pd.DataFrame({"territory_id": terr.to_numpy(), "period": period,
                         "planned_accounts": g["planned_accounts"].to_numpy(dtype=float)})
     for name, s in own.items():
