@@ -64,3 +64,25 @@ def test_assignment_by_rules_is_checked_the_same_day(capsys, demo_db, tmp_path):
     res = json.loads(out)
     assert res["summary"]["assigned"] == 540 and res["summary"]["conflicts"] == 0
     assert [f["entity"] for f in res["flags"]] == ["WEST"]
+
+
+def test_check_after_a_rebuild_says_the_quota_already_follows_the_accounts(capsys, demo_db):
+    """West keeps its 40 unavailable accounts after plan build, but its quota now follows the 140 it has:
+    the check says so at low severity instead of asking to lower the quota."""
+    def sizing() -> dict:
+        code, out, err = run(capsys, "--db", demo_db, "plan", "check", "--period", "FY2026", "--json")
+        assert code == 0, err
+        (flag,) = [f for f in json.loads(out)["flags"] if f["kind"] == "territory_sizing"]
+        return flag
+
+    before = sizing()
+    assert before["severity"] == "high" and before["message"].endswith("resize the territory or lower its quota")
+    code, out, err = run(capsys, "--db", demo_db, "plan", "build", "--period", "FY2026", "--json")
+    assert code == 0, err
+    west = [q for q in json.loads(out)["quotas"] if q["entity_type"] == "territory" and q["entity_id"] == "WEST"]
+    after = sizing()
+    assert after["severity"] == "low"
+    assert after["message"].endswith(f"its quota (${west[0]['amount'] / 1e6:,.2f}M) already follows the effective "
+                                     "capacity")
+    # the demo's West quota was its planned capacity × 1.15 ($4.83M); rebuilt on 140 of 180 accounts it is cut
+    assert west[0]["amount"] < 4.2e6 * 1.15 * 0.9

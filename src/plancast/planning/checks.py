@@ -62,19 +62,32 @@ def check_plan(build: PlanBuild, *, target: float | None = None,
 
     # ---------------------------------------------------------------- sizing
     short = (t["planned_accounts"] - t["effective_accounts"] >= 0.5) & (t["plan_capacity"] > 0)
+    # a territory whose quota in force is no more than what its effective capacity supports (a plan rebuilt
+    # on the accounts it really has) needs no action: said, at low severity
+    in_force = pd.Series(dtype=float)
+    if current_quotas is not None and len(current_quotas):
+        cq = current_quotas[(current_quotas["period"] == build.period)
+                            & (current_quotas["entity_type"] == "territory")]
+        in_force = cq.groupby(cq["entity_id"].astype(str))["amount"].sum()
+    bq = build.quotas[build.quotas["entity_type"] == "territory"]
+    supported = bq.groupby(bq["entity_id"].astype(str))["amount"].sum()
     for i in np.flatnonzero(short.to_numpy()):
         r = t.iloc[i]
         ratio = float(r["effective_capacity"] / r["plan_capacity"])
+        tid = str(r["territory_id"])
+        follows = tid in in_force.index and tid in supported.index and in_force[tid] <= supported[tid] * 1.005
+        action = (f"its quota ({_m(float(in_force[tid]))}) already follows the effective capacity" if follows
+                  else "resize the territory or lower its quota")
         flags.append({
             "kind": "territory_sizing",
             "entity": r["territory_id"],
-            "severity": _severity(ratio),
+            "severity": "low" if follows else _severity(ratio),
             "message": (
                 f"{label.iloc[i]}: {_n(r['effective_accounts'])} effective accounts of {_n(r['planned_accounts'])} "
                 f"planned ({_n(r['assigned_accounts'])} assigned, "
                 f"{_n(r['assigned_accounts'] - r['effective_accounts'])} unavailable) — capacity at most "
                 f"{ratio:.1%} of plan ({_m(r['effective_capacity'])} of {_m(r['plan_capacity'])}) in "
-                f"{build.period}; resize the territory or lower its quota"
+                f"{build.period}; {action}"
             ),
             "evidence": {
                 "effective_accounts": round(float(r["effective_accounts"]), 4),
