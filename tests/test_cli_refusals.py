@@ -92,3 +92,15 @@ def test_a_malformed_option_with_json_gives_the_json_error_shape(capsys, tmp_pat
     assert "Invalid value for '--as-of'" in d["message"] and "'2026-15-01' does not match the formats '%Y-%m-%d'" in d["message"]
     code, out, err = run(capsys, "--db", db, "forecast", "--as-of", "2026-15-01", "--period", "2026Q2")
     assert code == 2 and not out and "Invalid value for '--as-of'" in err
+
+
+def test_forecast_json_gives_money_to_the_cent(capsys, tmp_path) -> None:
+    db = str(tmp_path / "demo.duckdb")
+    assert run(capsys, "--db", db, "demo", "--json")[0] == 0
+    code, out, err = run(capsys, "--db", db, "forecast", "--as-of", "2026-05-15", "--period", "2026Q2", "--json")
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    for r in rows:
+        for c in ("quota", "closed_won", "mean", "p10", "p50", "p90", "plan_expected_to_date", "plan_expected"):
+            assert r[c] is None or round(r[c], 2) == r[c], (r["entity_id"], c, r[c])
+        assert round(r["prob_quota"], 4) == r["prob_quota"]

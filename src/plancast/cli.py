@@ -97,6 +97,10 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, default=_jsonable, indent=2, ensure_ascii=False) + "\n")
 
 
+#: money columns of forecast results, shown to the cent in JSON (the store keeps full precision)
+MONEY_COLUMNS = ("quota", "closed_won", "mean", "p10", "p50", "p90", "plan_expected_to_date", "plan_expected")
+
+
 def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     df = df.astype(object).where(df.notna(), None)
     return df.to_dict("records")
@@ -853,7 +857,8 @@ def forecast_cmd(
                     seed=seed)
     if as_json:
         emit_json({"run_id": p.run_id, "period": period, "as_of": p.as_of, "method": method,
-                   "sigma_factor": p.sigma, "notes": p.notes, "rows": frame_records(p.results)})
+                   "sigma_factor": round(p.sigma, 4), "notes": p.notes,
+                   "rows": frame_records(p.results.round({**dict.fromkeys(MONEY_COLUMNS, 2), "prob_quota": 4}))})
         return
     r = p.results[p.results["level"] == level]
     pct = lambda c: (r[c] / r["quota"].where(r["quota"] > 0) * 100).round(1)  # noqa: E731 (no quota: blank)
