@@ -145,6 +145,21 @@ def test_flags_grouped_with_test_and_evidence(html: str) -> None:
     assert "Test: none" in flags  # the sizing flag is a count, not a test
 
 
+def test_a_flag_says_who_it_is_about_once(diag: dict[str, Any], tmp_path: Path) -> None:
+    """A message the diagnosis led with the entity's kind, name and id ("rep Ann Lee (W03): …") is not
+    followed by the same label again; a bare message gets it beside."""
+    flag = next(f for f in diag["flags"] if f["level"] == "rep" and f["entity"] == "W03")
+    name = _row(diag, "rep", "W03")["name"]
+    where = f'<span class="where">rep {name} (W03) \u00b7 <span class="code">{flag["code"]}</span></span>'
+    assert where in render_html(diag, tmp_path / "bare.html").read_text(encoding="utf-8")
+    d = copy.deepcopy(diag)
+    f = next(f for f in d["flags"] if f["level"] == "rep" and f["entity"] == "W03")
+    f["message"] = f"rep {name} (W03): {f['message']}"
+    html = render_html(d, tmp_path / "labelled.html").read_text(encoding="utf-8")
+    assert f'<span class="message">rep {name} (W03): {flag["message"]}</span>' in html
+    assert where not in html and f'<span class="where"><span class="code">{flag["code"]}</span></span>' in html
+
+
 def test_same_dict_same_bytes(diag: dict[str, Any], tmp_path: Path) -> None:
     a, b = render_html(diag, tmp_path / "a.html"), render_html(copy.deepcopy(diag), tmp_path / "b.html")
     assert a.read_bytes() == b.read_bytes()

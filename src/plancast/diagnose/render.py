@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .labels import entity_label, name_and_id
 from .variance import DRIVERS
 
 _DRIVER_LABEL = {"accounts": "accounts", "opportunity_rate": "opp. rate", "win_rate": "win rate", "asp": "ASP",
@@ -37,12 +38,14 @@ def headline(row: dict[str, Any], summary: dict[str, Any]) -> str:
     """"West: projection 59% of quota (P10–P90 …) vs the 85% the plan expected; of the
     26-point gap to plan, 74% is planning (accounts −19 pts) and 26% execution (win rate −5 pts)"."""
     q = row["quota"] or 0.0
+    level, entity = str(row.get("level") or ""), str(row.get("entity") or row.get("name") or "")
+    who = entity_label(level, entity, {(level, entity): row.get("name")})  # "West"; "rep Alicia Thomber (1)"
     if not q:
-        return f"{row['name']}: no quota in the period"
+        return f"{who}: no quota in the period"
     gap = summary["variance_vs_plan"]
     pd_name, pd_val = _top_driver(row["drivers"]["planning"])
     ed_name, ed_val = _top_driver(row["drivers"]["execution"])
-    text = (f"{row['name']}: projection {row['projected_mean'] / q:.0%} of quota "
+    text = (f"{who}: projection {row['projected_mean'] / q:.0%} of quota "
             f"(P10–P90 {row['p10'] / q:.0%}–{row['p90'] / q:.0%}) vs the {row['plan_expected'] / q:.0%} "
             f"the plan expected; fair expectation {row['fair_expected'] / q:.0%}")
     if summary["planning_share"] is None:
@@ -80,6 +83,7 @@ def render_diagnosis(d: dict[str, Any], console: Console, *, reps: bool = True, 
             console.print(escape(headline(r, s)), soft_wrap=True)
     if reps:
         rt = Table(title="per rep: % of the rep's quota; variance in points", header_style="bold")
+        names = {(r["level"], str(r["entity"])): r["name"] for r in rows}
         for col in ("rep", "territory", "quota", "plan", "fair", "proj.", "P10–P90", "planning", "execution",
                     "planning by", "execution by"):
             text = col in ("rep", "territory") or col.endswith(" by")
@@ -88,7 +92,9 @@ def render_diagnosis(d: dict[str, Any], console: Console, *, reps: bool = True, 
             q = r["quota"] or 0.0
             pn, pv = _top_driver(r["drivers"]["planning"])
             en, ev = _top_driver(r["drivers"]["execution"])
-            rt.add_row(escape(str(r["entity"])), escape(str(r["parent"])), f"${q / 1e3:,.0f}k",
+            terr = names.get(("territory", str(r["parent"])))
+            rt.add_row(escape(name_and_id(r["entity"], r["name"])), escape(name_and_id(r["parent"], terr)),
+                       f"${q / 1e3:,.0f}k",
                        _pct(r["plan_expected"], q), _pct(r["fair_expected"], q), _pct(r["projected_mean"], q),
                        f"{_pct(r['p10'], q, 0)}–{_pct(r['p90'], q, 0)}",
                        _pts(r["planning_variance"], q), _pts(r["execution_variance"], q),

@@ -416,6 +416,8 @@ def _assemble(store: Store, res: pd.DataFrame, org: pd.DataFrame, e_fair: np.nda
               exec_parts: np.ndarray) -> pd.DataFrame:
     """Per-rep fair expectations and driver parts summed up the forecast's hierarchy,
     joined to the forecast's rows, and rounded to cents so every row adds up."""
+    from ..forecast.run import entity_order
+
     frame = pd.DataFrame(np.column_stack([e_fair, plan_parts, exec_parts]),
                          columns=["fair_expected", *[f"planning_{d}" for d in DRIVERS],
                                   *[f"execution_{d}" for d in DRIVERS]])
@@ -438,8 +440,8 @@ def _assemble(store: Store, res: pd.DataFrame, org: pd.DataFrame, e_fair: np.nda
         out[c] = v / 100.0
     names = _names(store)
     out["name"] = [names.get((lv, e), e) for lv, e in zip(out["level"], out["entity_id"], strict=True)]
-    order = {lv: i for i, lv in enumerate(LEVELS)}
-    out = out.sort_values(["level", "entity_id"], key=lambda s: s.map(order) if s.name == "level" else s)
+    # regions and segments by name, reps and territories by id; numbers by value (2 before 10)
+    out = out.iloc[entity_order(out["level"].tolist(), out["entity_id"].tolist(), names)]
     cols = ["level", "entity_id", "name", "parent_id", "quota", "plan_expected", "fair_expected", "projected_mean",
             "p10", "p50", "p90", "prob_quota", "closed_won", "stretch", "planning_variance", "execution_variance",
             *[f"{p}_{d}" for p in ("planning", "execution") for d in DRIVERS]]
@@ -452,7 +454,8 @@ def _names(store: Store) -> dict[tuple[str, str], str]:
                               ("region", "region", "region_id"), ("segment", "segment", "segment_id")):
         t = store.read_table(table)
         if "name" in t:
-            names.update({(level, str(i)): str(n) for i, n in zip(t[key], t["name"], strict=True) if pd.notna(n)})
+            names.update({(level, str(i)): str(n) for i, n in zip(t[key], t["name"], strict=True)
+                          if pd.notna(n) and str(n).strip()})
     return names
 
 

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 from ..planning.capacity import PeriodInputs
+from .labels import entity_label, relabel
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -95,21 +96,30 @@ def _pct(x: float) -> str:
 
 def signals(store: Store, diag: Diagnosis, inp: PeriodInputs, ach: pd.DataFrame, peers: pd.DataFrame,
             pieces: pd.DataFrame, *, ws: date, start: date, end: date) -> list[dict[str, Any]]:
+    """Every signal raised; each message is led by its entity's kind, name and id
+    (``territory US-WEST CA (2): …``, ``rep W03: …``), and each signal's flags are listed in
+    the natural order of their entities' ids (2 before 10)."""
+    from ..forecast.run import natural_key
+    from .run import _names
+
+    names = _names(store)
     flags: list[dict[str, Any]] = []
-    flags += _sizing(store, diag, inp)
+    flags += _sizing(store, diag, inp, names)
     rates = diag.rates
     terr = rates.assign(created=rates["created"], exposure=rates["exposure_account_years"]).groupby("territory_id")[
         ["created", "exposure"]].sum()
     plan = pieces.groupby("territory_id")[["r", "w", "s", "cycle_days"]].mean()
     terr = terr.join(plan, how="left")
-    flags += _opportunity_rate(terr, ws, diag.as_of)
+    flags += _opportunity_rate(terr, ws, diag.as_of, names)
     opp = store.read_table("opportunity")
-    flags += _coverage_and_aging(diag, inp, opp, terr, end)
-    flags += _execution(rates)
-    return flags
+    flags += _coverage_and_aging(diag, inp, opp, terr, end, names)
+    flags += _execution(rates, names)
+    codes = list(dict.fromkeys(f["code"] for f in flags))  # each signal where it was raised
+    return sorted(flags, key=lambda f: (codes.index(f["code"]), natural_key(f["entity"])))
 
 
-def _sizing(store: Store, diag: Diagnosis, inp: PeriodInputs) -> list[dict[str, Any]]:
+def _sizing(store: Store, diag: Diagnosis, inp: PeriodInputs,
+            names: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
     """The plan check's sizing flags — for territories whose plan still expects more
     accounts than are available (a plan rebuilt on effective capacity has no gap)."""
     from ..planning.build import build_plan
@@ -123,14 +133,17 @@ def _sizing(store: Store, diag: Diagnosis, inp: PeriodInputs) -> list[dict[str, 
                                                                   known_at=diag.known_at)):
         effective = float((f.get("evidence") or {}).get("effective_accounts", np.nan))
         if f.get("kind") == "territory_sizing" and not expects.get(str(f.get("entity")), np.inf) <= effective + 0.5:
-            flag = _flag("capacity", "territory_sizing", "territory", str(f.get("entity")), str(f.get("message")),
+            tid = str(f.get("entity"))
+            flag = _flag("capacity", "territory_sizing", "territory", tid,
+                         relabel(str(f.get("message")), "territory", tid, names),
                          "capacity model (deterministic)", None, dict(f.get("evidence") or {}))
             flag["severity"] = str(f.get("severity") or flag["severity"])
             out.append(flag)
     return out
 
 
-def _opportunity_rate(terr: pd.DataFrame, ws: date, as_of: date) -> list[dict[str, Any]]:
+def _opportunity_rate(terr: pd.DataFrame, ws: date, as_of: date,
+                      names: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
     t = terr[(terr["exposure"] > 0) & terr["r"].notna()]
     if not len(t):
         return []
@@ -142,9 +155,10 @@ def _opportunity_rate(terr: pd.DataFrame, ws: date, as_of: date) -> list[dict[st
     for i in np.flatnonzero(adj < ALPHA):
         obs = k[i] / e[i]
         direction = "below" if obs < r[i] else "above"
+        who = entity_label("territory", t.index[i], names)
         out.append(_flag(
             "capacity", "opportunity_rate", "territory", str(t.index[i]),
-            f"{t.index[i]}: {obs:.2f} opportunities per available account-year from {ws} to {as_of}, "
+            f"{who}: {obs:.2f} opportunities per available account-year from {ws} to {as_of}, "
             f"{direction} the planned {r[i]:.2f} (95% interval {lo[i]:.2f}–{hi[i]:.2f})",
             "exact Poisson test, two-sided; Garwood 95% interval; Benjamini-Hochberg", float(adj[i]),
             {"created": int(k[i]), "account_years": e[i], "observed_rate": obs, "planned_rate": r[i],
@@ -152,8 +166,8 @@ def _opportunity_rate(terr: pd.DataFrame, ws: date, as_of: date) -> list[dict[st
     return out
 
 
-def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame,
-                        terr: pd.DataFrame, end: date) -> list[dict[str, Any]]:
+def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame, terr: pd.DataFrame, end: date,
+                        names: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
     as_of = pd.Timestamp(diag.as_of)
     created = pd.to_datetime(opp["created_date"])
     close = pd.to_datetime(opp["close_date"])
@@ -187,9 +201,10 @@ def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame,
         for i in np.flatnonzero(adj < ALPHA):
             tid = t.index[i]
             need = t["coverage_ratio"].iloc[i] * t["remaining"].iloc[i]
+            who = entity_label("territory", tid, names)
             out.append(_flag(
                 "capacity", "pipeline_coverage", "territory", str(tid),
-                f"{tid}: {int(n[i])} open deals (${t['amount'].iloc[i]:,.0f}) against the about {mu[i]:.0f} "
+                f"{who}: {int(n[i])} open deals (${t['amount'].iloc[i]:,.0f}) against the about {mu[i]:.0f} "
                 f"(${need:,.0f}) that {t['coverage_ratio'].iloc[i]:.2f}× coverage of the "
                 f"${t['remaining'].iloc[i]:,.0f} of quota to close in the next quarter needs",
                 "exact Poisson test, one-sided (fewer); Benjamini-Hochberg", float(adj[i]),
@@ -209,9 +224,10 @@ def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame,
         adj = _bh(p)
         for i in np.flatnonzero(adj < ALPHA):
             tid = t.index[i]
+            who = entity_label("territory", tid, names)
             out.append(_flag(
                 "capacity", "deal_aging", "territory", str(tid),
-                f"{tid}: {k[i]} of {n[i]} open deals ({_pct(k[i] / n[i])}) are older than the {cyc[i]:.0f}-day cycle "
+                f"{who}: {k[i]} of {n[i]} open deals ({_pct(k[i] / n[i])}) are older than the {cyc[i]:.0f}-day cycle "
                 f"assumption; deals closing at the window's pace would leave about {_pct(p0[i])}",
                 "exact binomial test, one-sided (more); Benjamini-Hochberg", float(adj[i]),
                 {"old_deals": int(k[i]), "open_deals": int(n[i]), "expected_share": p0[i], "cycle_days": cyc[i],
@@ -219,7 +235,7 @@ def _coverage_and_aging(diag: Diagnosis, inp: PeriodInputs, opp: pd.DataFrame,
     return out
 
 
-def _execution(rates: pd.DataFrame) -> list[dict[str, Any]]:
+def _execution(rates: pd.DataFrame, names: dict[tuple[str, str], str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     r = rates
     ok = (r["closed"] > 0) & r["fair_win_rate"].between(0, 1, inclusive="neither")
@@ -229,9 +245,10 @@ def _execution(rates: pd.DataFrame) -> list[dict[str, Any]]:
         adj = _bh(p)
         for i in np.flatnonzero(adj < ALPHA):
             x = sub.iloc[i]
+            who = entity_label("rep", x["rep_id"], names)
             out.append(_flag(
                 "execution", "win_rate_below_peers", "rep", str(x["rep_id"]),
-                f"{x['rep_id']}: won {int(x['won'])} of {int(x['closed'])} closed deals ({_pct(x['won'] / x['closed'])}) "
+                f"{who}: won {int(x['won'])} of {int(x['closed'])} closed deals ({_pct(x['won'] / x['closed'])}) "
                 f"vs {_pct(x['fair_win_rate'])} for the median of {int(x['peers'])} peers",
                 "exact binomial test, one-sided (fewer); Benjamini-Hochberg", float(adj[i]),
                 {"won": int(x["won"]), "closed": int(x["closed"]), "peer_win_rate": float(x["fair_win_rate"]),
@@ -244,9 +261,10 @@ def _execution(rates: pd.DataFrame) -> list[dict[str, Any]]:
         adj = _bh(p)
         for i in np.flatnonzero(adj < ALPHA):
             x = sub.iloc[i]
+            who = entity_label("rep", x["rep_id"], names)
             out.append(_flag(
                 "execution", "opportunity_rate_below_peers", "rep", str(x["rep_id"]),
-                f"{x['rep_id']}: created {int(x['created'])} opportunities on "
+                f"{who}: created {int(x['created'])} opportunities on "
                 f"{x['exposure_account_years']:.1f} available account-years vs about {mu[i]:.0f} at the median "
                 f"peer's rate ({x['fair_opp_rate']:.2f} per account-year)",
                 "exact Poisson test, one-sided (fewer); Benjamini-Hochberg", float(adj[i]),

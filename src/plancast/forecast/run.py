@@ -25,6 +25,8 @@ period + pipeline not yet created that is created and won inside the period
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -43,6 +45,44 @@ from .pacing import plan_basis, plan_pacing
 LEVELS = ("rep", "territory", "region", "segment", "company")
 #: an --as-of this many days after the newest deal event is refused (the export is stale)
 STALE_DAYS = 7
+#: levels listed by name (the tables show their names); reps and territories are listed by id
+NAMED_LEVELS = ("region", "segment", "company")
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def natural_key(text: object) -> tuple[Any, ...]:
+    """A sort key that orders the numbers inside a text by value: ``2 < 10`` and
+    ``W2 < W10``; letters case-insensitively; the text itself breaks ties."""
+    s = "" if text is None else str(text)
+    parts = tuple((0, int(p), "") if p.isdigit() and p.isascii() else (1, 0, p)
+                  for p in _DIGITS.split(s.casefold()) if p)
+    return parts, s
+
+
+def entity_order(levels: Sequence[str], ids: Sequence[object],
+                 names: Mapping[tuple[str, str], str] | None = None) -> list[int]:
+    """Positions that list entities level by level (rep → company), each level in
+    natural order: regions and segments by name, reps and territories by id."""
+    rank = {lv: i for i, lv in enumerate(LEVELS)}
+    names = names or {}
+
+    def key(i: int) -> tuple[Any, ...]:
+        lv, e = str(levels[i]), str(ids[i])
+        label = names.get((lv, e), e) if lv in NAMED_LEVELS else e
+        return rank.get(lv, len(LEVELS)), natural_key(label), natural_key(e)
+
+    return sorted(range(len(ids)), key=key)
+
+
+def region_names(store: Store) -> dict[tuple[str, str], str]:
+    """(level, id) → name for the regions and segments that have one."""
+    out: dict[tuple[str, str], str] = {}
+    for level, key in (("region", "region_id"), ("segment", "segment_id")):
+        t = store.read_table(level)
+        if "name" in t:
+            out.update({(level, str(i)): str(n) for i, n in zip(t[key], t["name"], strict=True)
+                        if pd.notna(n) and str(n).strip()})
+    return out
 
 
 @dataclass
@@ -286,7 +326,10 @@ def project(
     frame["plan_expected"] = [pace_by[k][e, 1] for k, e in zip(lvl_k, ent, strict=True)]
     results = frame.rename(columns={"p_reach": "prob_quota"})[
         ["level", "entity_id", "quota", "closed_won", "mean", "p10", "p50", "p90", "prob_quota",
-         "plan_expected_to_date", "plan_expected"]].reset_index(drop=True)
+         "plan_expected_to_date", "plan_expected"]]
+    # listed as `plancast diagnose` lists them: regions by name, reps and territories by id, naturally
+    order = entity_order(results["level"].tolist(), results["entity_id"].tolist(), region_names(store))
+    results = results.iloc[order].reset_index(drop=True)
     proj = Projection(period=period, as_of=as_of, results=results, calibration=cal, sigma=sigma, method=method,
                       notes=notes)
     if write:

@@ -145,6 +145,23 @@ class Row:
         """``value`` as a fraction of this entity's quota."""
         return _ratio(value, self.quota)
 
+    @property
+    def label(self) -> str:
+        """How a headline names the entity: ``West``; ``territory US-WEST CA (2)``, ``rep W03``."""
+        return _label(self.level, self.entity, self.name)
+
+
+#: levels named with their kind and id, as the diagnosis's flags name them
+KIND_LEVELS = ("rep", "territory")
+
+
+def _label(level: str, entity: str, name: str) -> str:
+    """``territory US-WEST CA (2)``, ``rep W03`` (no name, or the name is the id); a region by its name."""
+    if level not in KIND_LEVELS:
+        return name or entity
+    named = name and name.casefold() != entity.casefold()
+    return f"{level} {name} ({entity})" if named else f"{level} {entity}"
+
 
 @dataclass(frozen=True)
 class Flag:
@@ -177,6 +194,18 @@ class Flag:
             if isinstance(evidence, Mapping)
             else (("evidence", _evidence_value(evidence)),),
         )
+
+    @property
+    def label(self) -> str:
+        """``territory US-WEST CA (2)``; the kind, name and id of the flagged entity."""
+        if self.level in KIND_LEVELS:
+            return _label(self.level, self.entity, self.name)
+        return f"{self.level} {self.name}" + (f" ({self.entity})" if self.name != self.entity else "")
+
+    @property
+    def names_itself(self) -> bool:
+        """The message already leads with the entity's label (the diagnosis's flags do)."""
+        return self.message.startswith(f"{self.label}:")
 
 
 def _evidence_value(value: object) -> str:
@@ -212,11 +241,11 @@ def _headline(row: Row, summary: Mapping[str, Any] | None) -> Headline:
     p_share, e_share = _shares(row, summary or {})
     if projected is None or plan is None:
         text = "projection or plan expectation not available."
-        return Headline(row.level, row.entity, row.name, None, None, p_share, e_share, text)
+        return Headline(row.level, row.entity, row.label, None, None, p_share, e_share, text)
     proj_pct, plan_pct = round(100 * projected), round(100 * plan)
     gap = _gap_text(row, plan_pct - proj_pct, p_share, e_share)
     text = f"projection {proj_pct}% of quota vs {plan_pct}% the plan expected; {gap}"
-    return Headline(row.level, row.entity, row.name, proj_pct, plan_pct, p_share, e_share, text)
+    return Headline(row.level, row.entity, row.label, proj_pct, plan_pct, p_share, e_share, text)
 
 
 #: what a planning variance led by each driver is, in a headline
