@@ -868,9 +868,13 @@ def forecast_cmd(
                          "P(quota)": r["prob_quota"].round(3)})
     render_frame(view, title=f"{period} as of {as_of:%Y-%m-%d}: attainment of quota (run {p.run_id}, "
                              f"shared factor sd {p.sigma:.2f})", money=("quota",))
+    from .diagnose.labels import entity_label
+    from .diagnose.run import _names
+
+    names = _names(store)
     for _, x in r.iterrows():
         if x["quota"] > 0:
-            out.print(f"{x['entity_id']}: pipeline implies {x['mean'] / x['quota']:.0%} "
+            out.print(f"{entity_label(level, x['entity_id'], names)}: pipeline implies {x['mean'] / x['quota']:.0%} "
                       f"(P10–P90 {x['p10'] / x['quota']:.0%}–{x['p90'] / x['quota']:.0%}) vs the "
                       f"{x['plan_expected'] / x['quota']:.0%} the plan expected", soft_wrap=True)
     for n in p.notes:
