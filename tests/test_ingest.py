@@ -416,3 +416,94 @@ def test_quoted_single_column_header_names_the_delimiter(tmp_path: Path) -> None
         f"{path}, row 1, value 'opportunity_id;owner_id;stage;created_date': the header is a single column, "
         "but the file looks like it is delimited by ';'; set delimiter = \";\" under [options] in a --mapping "
         "file (plancast detected ',')"]
+
+
+# -- countries, presets without a layout, quotas named by date --------------------------------------
+
+
+def test_country_spellings_and_country_names_in_state(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        "account_id,country,state\n"
+        "A1,US,TX\nA2,USA,CA\nA3,United States,IN\nA4,usa,GA\nA5,UK,\nA6,United Kingdom,\n"
+        "A7,,Singapore\nA8,France,UK\nA9,,Georgia\nA10,Singapore,Singapore\nA11,Japan,\n")
+    loaded = read(path, "accounts")
+    assert loaded.frame["country"].tolist()[:4] == ["US", "USA", "United States", "usa"]  # kept as written
+    # spellings per country, in sorted order; codes in the state column (CA, IN, GA) are states, and so is Georgia;
+    # Singapore in the state of a Singapore account is not a misplaced country
+    assert loaded.warnings == [
+        f"{path}: country spells 2 countries several ways (UK 1, United Kingdom 1; US 1, USA 1, United States 1, "
+        "usa 1): kept as written; assignment rules on country must list each spelling",
+        f"{path}: 2 accounts have a country name in state (Singapore 1, UK 1) (1 without country, 1 with another "
+        "country there): kept as written; assignment rules on country read only country (set country in the CRM)",
+    ]
+
+
+def test_one_spelling_per_country_is_not_warned(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text("account_id,country,state\nA1,United States,CA\nA2,United States,NY\nA3,Korea,\n")
+    assert read(path, "accounts").warnings == []
+
+
+def test_a_preset_without_a_layout_reads_canonical_names_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "accounts.csv"
+    path.write_text("account_id,name\nA1,Acme\n")
+    loaded = read(path, "accounts", preset="maven")  # maven lays out accounts: no warning
+    assert not any("no layout" in w for w in loaded.warnings)
+    loaded = read(path, "accounts", preset="adventureworks")
+    assert loaded.frame["account_id"].tolist() == ["A1"]
+    assert loaded.warnings == [f"{path}: the adventureworks preset has no layout for accounts, so the file was read "
+                               "with plancast's own column names"]
+    path.write_text("Id,Company\nA1,Acme\n")
+    with pytest.raises(BadInput) as info:
+        read(path, "accounts", preset="maven")  # a layout, but the wrong file: the usual missing-column problem
+    assert "required column is missing" in info.value.problems[0].message
+    with pytest.raises(BadInput) as info:
+        read(path, "stages", preset="powerbi")
+    assert lines(info.value.problems) == [
+        f"{path}: the powerbi preset has no layout for stages: it lays out opportunities, reps, accounts, "
+        "territory-assignments and territories only, and this file does not have the columns of stages under "
+        "plancast's own names"]
+
+
+def _aw_quotas(tmp_path: Path, *dates: str) -> Path:
+    path = tmp_path / "SalesPersonQuotaHistory.csv"
+    path.write_text("".join(f"{274 + i}\t{d} 00:00:00\t1000\t{{G{i}}}\t2012-04-15 00:00:00\n"
+                            for i, d in enumerate(dates)))
+    return path
+
+
+def _fy_periods(*years: int, start_month: int) -> dict:
+    from plancast.calendar import fiscal_year_periods
+
+    out = {}
+    for y in years:
+        p = fiscal_year_periods(y, start_month)
+        out.update({r.period_id: (r.start_date.date(), r.end_date.date()) for r in p.itertuples()})
+    return out
+
+
+def test_a_quota_date_far_from_every_quarter_start_of_a_fitting_calendar_is_listed_by_row(tmp_path: Path) -> None:
+    path = _aw_quotas(tmp_path, "2012-05-30", "2012-07-15", "2012-08-30")
+    loaded = read(path, "quotas", preset="adventureworks")
+    with pytest.raises(BadInput) as info:
+        check_references(loaded, {"reps": {"274", "275", "276"}}, _fy_periods(2013, start_month=6))
+    assert lines(info.value.problems) == [
+        f"{path}, row 2, column 'QuotaDate', value '2012-07-15': is not within 7 days of the first day of a quarter "
+        "in the store's calendar (nearest: 2013Q1 from 2012-06-01); quotas dated by quarter must fall within 7 days "
+        "of the quarter's first day — fix the date, or give a period column"]
+    assert info.value.hint == "fix the dates listed, or give a period column, then import again; nothing was imported"
+    ok = check_references(read(_aw_quotas(tmp_path, "2012-05-30", "2012-08-30"), "quotas", preset="adventureworks"),
+                          {"reps": {"274", "275"}}, _fy_periods(2013, start_month=6))
+    assert ok.frame["period"].tolist() == ["2013Q1", "2013Q2"]
+
+
+def test_quota_dates_of_no_one_calendar_without_quarters_are_refused_once(tmp_path: Path) -> None:
+    path = _aw_quotas(tmp_path, "2012-06-01", "2012-07-01")  # June and July cannot both start quarters
+    loaded = read(path, "quotas", preset="adventureworks")
+    with pytest.raises(BadInput) as info:
+        check_references(loaded, {"reps": {"274", "275"}}, {})
+    assert lines(info.value.problems) == [
+        f"{path}, column 'QuotaDate': no fiscal quarters in the store cover the QuotaDate dates 2012-06-01 … "
+        "2012-07-01 (2 rows), and the dates do not fall near the quarter starts of any one calendar (nearest first "
+        "days of a month: 2012-06-01 1, 2012-07-01 1); give a period column"]

@@ -162,3 +162,50 @@ def test_close_before_create_policies_are_pinned() -> None:
         read(source, "opportunities", preset="salesforce", close_before_create="ignore")
     assert [str(p) for p in info.value.problems] == [
         f"{source}, value 'ignore': is not a close-before-create policy; use refuse, clamp, skip"]
+
+
+def test_country_spellings_and_countries_in_billing_state_are_warned() -> None:
+    """D35: BillingCountry is kept as written; the spellings of one country and the country names in
+    BillingState are counted, from the raw file."""
+    accounts = _raw("account.csv")
+    source = str(SF / "account.csv")
+    loaded = read(source, "accounts", preset="salesforce")
+    country = accounts["BillingCountry"].value_counts()
+    assert country.to_dict() == {"": 9, "USA": 2, "France": 1, "US": 1}
+    assert f"{source}: BillingCountry spells one country several ways (US {country['US']}, USA {country['USA']}): " \
+           "kept as written; assignment rules on country must list each spelling" in loaded.warnings
+    # kept as written
+    assert sorted(loaded.frame["country"].dropna()) == ["France", "US", "USA", "USA"]
+    states = accounts.loc[accounts["BillingState"].isin(["UK", "Singapore"])]
+    assert len(states) == 2 and (states["BillingCountry"] == "").all()
+    counts = states["BillingState"].value_counts().sort_index()
+    assert f"{source}: 2 accounts have a country name in BillingState (" + ", ".join(
+        f"{s} {n}" for s, n in counts.items()) + ") and no BillingCountry: kept as written; assignment rules on " \
+        "country do not place them (set BillingCountry in the CRM)" in loaded.warnings
+    # the other BillingState values are US state codes, and are not taken for countries (CA, IN …)
+    others = set(accounts["BillingState"]) - {"UK", "Singapore", ""}
+    assert others == {"TX", "NC", "KS", "IL", "NY", "OR", "AZ", "CA"}
+    assert sum("country name in BillingState" in w for w in loaded.warnings) == 1
+
+
+def test_history_first_rows_closing_before_they_were_recorded_are_warned() -> None:
+    """OpportunityHistory: the first row of each deal carries CloseDate 2018-10-01, five years before the row's
+    CreatedDate (2023-10-28); the file is imported as recorded, and says so."""
+    hist = _raw("OpportunityHistory.csv")
+    source = str(SF / "OpportunityHistory.csv")
+    created = pd.to_datetime(hist["CreatedDate"])
+    close = pd.to_datetime(hist["CloseDate"])
+    first = ~hist["OpportunityId"].duplicated()  # all rows have one CreatedDate: file order decides
+    assert created.nunique() == 1
+    early = first & (close < created.dt.normalize())
+    assert early.sum() == first.sum() == hist["OpportunityId"].nunique() == 31
+    assert set(hist.loc[early, "CloseDate"]) == {"2018-10-01 00:00:00"}
+    # every deal's later row moves the close date to 2023
+    later = hist[~first].set_index("OpportunityId")["CloseDate"]
+    assert (later.reindex(hist.loc[early, "OpportunityId"]) != "2018-10-01 00:00:00").all()
+    loaded = read(source, "opportunity_history", preset="salesforce")
+    assert len(loaded.frame) == len(hist) == 62  # kept as recorded
+    assert f"{source}: {early.sum()} history rows, the first of each of {early.sum()} deals, carry a CloseDate " \
+           f"before the row's CreatedDate (CloseDate 2018-10-01 on all {early.sum()}; CreatedDate 2023-10-28 on all " \
+           f"{early.sum()}): kept as recorded, as the CloseDate the CRM showed when the deal was first recorded; a " \
+           "later row changes the CloseDate of all of these deals" in loaded.warnings

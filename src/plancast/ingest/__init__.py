@@ -50,7 +50,18 @@ Rules worth knowing (each has a test and a message that says what to do):
   layout, and a warning says so (:mod:`.readers`).
 * **Quotas by date**: a preset's ``quarter_of`` column names each quota's
   quarter by a day; :func:`check_references` resolves it to the store's quarter
-  starting within 7 days of it (counted in a warning), or refuses the row.
+  starting within 7 days of it (counted in a warning). When the store's calendar
+  is what is missing (no quarters, none near the dates, or years not added), the
+  file is refused with one problem naming the date range, the start month that
+  fits and the fiscal years to add; a single odd date is refused by row.
+* **Presets without a layout** for the kind read plancast's own column names,
+  with a warning; a file without them is refused naming the kinds the preset
+  lays out.
+* **Countries** (accounts) are kept as written; one country spelled several
+  ways (``US``/``USA``) and country names in the state column are counted
+  (:mod:`.countries`).
+* **History**: a deal's first history row whose close date is before the row was
+  recorded is kept and counted.
 * **Opportunity history**: a blank ``history_id`` is filled with a stable hash
   of (opportunity_id, changed_at, stage, amount, close_date).
 * Columns that neither the kind nor the preset know are ignored, with one
@@ -72,7 +83,7 @@ from ..errors import BadInput, Problem
 from ..kinds import DTYPES, Column, Kind, get_kind
 from .columns import resolve
 from .mapping import Mapping, load_mapping
-from .presets import PRESETS, Derive, KindSpec, Preset, StageDef, get_preset, stages_frame
+from .presets import PRESETS, CrossCheck, Derive, KindSpec, Preset, StageDef, get_preset, stages_frame
 from .presets import preset_names as _preset_names
 from .readers import ACCEPTED_SUFFIXES, RawTable, read_raw
 from .rules import LIMIT, Checker, Problems, fill_history_ids, problems_in
@@ -206,6 +217,7 @@ def read(
     )
     reader = _Reader(k, source, p, m, raw, decimal_comma=dc, spec=base.pick(raw.header),
                      close_before_create=close_before_create)
+    reader.path = Path(path)
     if date_format:
         reader.date_format = date_format
     return reader.run()
@@ -239,6 +251,26 @@ class _Reader:
         #: canonical column -> cells as read (text, or native Parquet values)
         self.cells: dict[str, pd.Series] = {}
         self.labels: dict[str, str] = {}
+        #: the file read (for a preset's ``cross_check`` of a sibling file), else None
+        self.path: Path | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return self.kind.name.replace("_", "-")
+
+    def refuse_kind(self) -> BadInput:
+        """The preset has no layout for the kind and the file does not have plancast's column names."""
+        kinds = self.preset.kind_names()
+        listing = ", ".join(kinds[:-1]) + " and " + kinds[-1] if len(kinds) > 1 else kinds[0]
+        what = (f"the {self.preset.name} preset has no layout for {self.kind_label}: it lays out {listing} "
+                f"only, and this file does not have the columns of {self.kind_label} under plancast's own names")
+        return BadInput(
+            f"{self.source} was not imported: the {self.preset.name} preset has no layout for {self.kind_label}",
+            [Problem(self.source, None, None, None, what)],
+            hint=f"import it as one of {listing} with --preset {self.preset.name}; or, for {self.kind_label}, "
+                 f"give the file plancast's column names (plancast kinds) or map them with --mapping; nothing "
+                 "was imported",
+        )
 
     def fail(self) -> BadInput:
         n = self.out.total
@@ -258,9 +290,16 @@ class _Reader:
         res = resolve(self.raw.header, self.kind, self.spec, self.mapping, source=self.source,
                       preset=self.preset.name, delimiter=self.raw.delimiter,
                       delimiter_given=self.mapping is not None and self.mapping.delimiter is not None)
+        no_layout = self.mapping is None and not self.preset.has_layout(self.kind.name)
+        if res.problems and no_layout and any(p.row is None and p.column in self.kind.required for p in res.problems):
+            raise self.refuse_kind()
         if res.problems:
             self.out.extend(res.problems)
             raise self.fail()
+        if no_layout:
+            self.warnings.append(
+                f"{self.source}: the {self.preset.name} preset has no layout for {self.kind_label}, so the file "
+                "was read with plancast's own column names")
         self.labels = dict(res.labels)
         if res.unused:
             shown = ", ".join(repr(u) for u in res.unused[:12]) + (" …" if len(res.unused) > 12 else "")
@@ -360,6 +399,10 @@ class _Reader:
             fill_flags(frame, stage_flag_map(stages))
         if self.kind.name == "opportunities":
             frame, shown, skip = self.closes_before_creation(frame, shown, skip)
+            if self.spec.stage_at_close:
+                self.won_at_first_stage(frame, stages)
+        if self.spec.recorded_by_start and self.kind.temporal:
+            self.record_by_start(frame, skip)
         for col, message in self.spec.warn_blank.items():
             if col in frame.columns and col in parsed:
                 blank = frame[col].isna().to_numpy(dtype=bool) & ~skip.get(col, np.zeros(len(frame), dtype=bool))
@@ -386,9 +429,101 @@ class _Reader:
         if self.out:
             raise self.fail()
         self.warnings.extend(summary_warnings(self.kind, frame, self.source, self.labels))
+        for check in self.spec.cross_check:
+            self.warnings.extend(self.cross_checked(check, frame))
         return Loaded(self.kind, frame, self.source, self.rows.astype(np.int64), self.warnings, stages,
                       dict(self.labels),
                       None if quarter is None else quarter.values.reset_index(drop=True).astype("datetime64[ns]"))
+
+    def won_at_first_stage(self, frame: pd.DataFrame, stages: pd.DataFrame | None) -> None:
+        """Won deals carrying the first (open) stage: the stage is where they closed; say so, per stage."""
+        if stages is None or not len(stages) or not len(frame):
+            return
+        defs = stages.sort_values("sort_order", kind="stable")
+        open_stages = defs.loc[~defs["is_closed"].fillna(False).astype(bool).to_numpy(), "stage"].astype(str).tolist()
+        if not open_stages:
+            return
+        won = (frame["is_won"].fillna(False).astype(bool) & frame["is_closed"].fillna(False).astype(bool)).to_numpy()
+        stage = frame["stage"].astype(object)
+        first = open_stages[0]
+        at_first = won & (stage == first).to_numpy(dtype=bool)
+        if not at_first.any():
+            return
+        at_open = won & stage.isin(open_stages).to_numpy(dtype=bool)
+        counts = stage[at_open].value_counts().reindex(open_stages).dropna().astype(int)
+        listing = ", ".join(f"{st} {n:,}" for st, n in counts.items())
+        n = int(at_first.sum())
+        status = self.labels.get("is_won", "is_won")
+        stage_l = self.labels.get("stage", "stage")
+        self.warnings.append(
+            f"{self.source}: {n:,} won deal{'s' if n != 1 else ''} closed at the first stage, {first!r} (won deals "
+            f"by the {stage_l} they closed at: {listing}): won/lost is read from {status}; a closed deal's "
+            f"{stage_l} is the stage at close, kept as such")
+
+    def record_by_start(self, frame: pd.DataFrame, skip: dict[str, np.ndarray]) -> None:
+        """recorded_at is a last-edited time: rows edited after they began are recorded at valid_from."""
+        if not {"recorded_at", "valid_from"} <= set(frame.columns) or not frame["recorded_at"].notna().any():
+            return
+        rec = pd.to_datetime(frame["recorded_at"])
+        start = pd.to_datetime(frame["valid_from"])
+        ok = ~skip.get("recorded_at", np.zeros(len(frame), dtype=bool)) & ~skip.get(
+            "valid_from", np.zeros(len(frame), dtype=bool))
+        later = (rec > start).fillna(False).to_numpy(dtype=bool) & ok
+        rec_l, start_l = self.labels.get("recorded_at", "recorded_at"), self.labels.get("valid_from", "valid_from")
+        n, total = int(later.sum()), int(rec.notna().sum())
+        if not n:
+            self.warnings.append(f"{self.source}: each row is recorded as known at its {rec_l}")
+            return
+        frame["recorded_at"] = rec.where(~later, start).astype(frame["recorded_at"].dtype)
+        key = self.kind.key[0]
+        keys = frame.loc[later, key].astype(str)
+        shown = ", ".join(keys.head(12)) + (" …" if len(keys) > 12 else "")
+        end_l = self.labels.get("valid_to", "valid_to")
+        ended = int((later & frame["valid_to"].notna().to_numpy(dtype=bool)).sum()) if "valid_to" in frame else 0
+        with_end = (f"all with an {end_l}" if ended == n else f"{ended:,} with an {end_l}") if ended else \
+            f"none with an {end_l}"
+        self.warnings.append(
+            f"{self.source}: each row is recorded as known at its {rec_l} (when it was last modified), except "
+            f"{n:,} of {total:,} modified after their {start_l} ({self.labels.get(key, key)} {shown}; {with_end}, "
+            f"so likely set by that edit): those are recorded at their {start_l}, when the record was in force and "
+            "so known")
+
+    def cross_checked(self, check: CrossCheck, frame: pd.DataFrame) -> list[str]:
+        """A preset's cross-check of a column against the open rows of a sibling file (see presets)."""
+        if self.path is None:
+            return []
+        sibling = self.path.parent / check.file
+        header = {name.lower(): i for i, name in reversed(list(enumerate(self.raw.header)))}
+        pos, kpos = header.get(check.column.lower()), header.get(check.key.lower())
+        if pos is None or kpos is None or not sibling.is_file() or sibling.resolve() == self.path.resolve():
+            return []
+        try:
+            other = read(sibling, check.kind, preset=self.preset.name)
+        except BadInput:
+            return [f"{self.source}: {check.column} was not compared with {check.file} (beside it), which cannot be "
+                    f"read as {check.kind.replace('_', '-')}; import that file to see why"]
+        k = other.kind.key[0]
+        o = other.frame.assign(_key=other.frame[k].astype(str))
+        open_rows = o[o["valid_to"].isna().to_numpy()].drop_duplicates("_key", keep="last")
+        now = pd.Series(open_rows[check.against].astype(str).to_numpy(), index=open_rows["_key"].to_numpy())
+        # the last day of a key's latest interval (valid_to is exclusive)
+        last_end = (pd.to_datetime(o["valid_to"]) - pd.Timedelta(days=1)).groupby(o["_key"]).max()
+        mine = pd.DataFrame({"key": text(self.raw_columns[kpos]), "here": text(self.raw_columns[pos])})
+        mine = mine[(mine["here"] != "") & (mine["key"] != "")]
+        mine = mine.assign(there=mine["key"].map(now))
+        known = mine["key"].isin(set(o["_key"]))  # keys without any row in the sibling are not compared
+        differ = mine[known & (mine["there"] != mine["here"])].sort_values("key", kind="stable")
+        if not len(differ):
+            return []
+        ended = differ["key"].map(last_end).dt.strftime("%Y-%m-%d")
+        parts = np.where(differ["there"].isna(),
+                         differ["key"] + " (" + check.column + " " + differ["here"] + "; history: none open, the last "
+                         "ended " + ended.fillna("?") + ")",
+                         differ["key"] + " (" + check.column + " " + differ["here"] + "; history " +
+                         differ["there"].fillna("") + ")")
+        n = len(differ)
+        return [f"{self.source}: " + check.message.format(
+            listing=", ".join(parts), n=f"{n:,}", s="" if n == 1 else "s", file=check.file)]
 
     def count_sentinels(self) -> None:
         """Count the CRM null ids (read as blank) in the text columns used, for one warning."""
@@ -626,6 +761,10 @@ def summary_warnings(kind: Kind, frame: pd.DataFrame, source: str, labels: dict[
             out.append(f"{source}: {len(shared):,} accounts have the same {label} as another account: {listing}{more}; "
                        f"kept apart by their {labels.get('account_id', 'account_id')} (merge them in the CRM if "
                        "they are one company)")
+    if kind.name == "accounts" and len(frame):
+        out += _country_warnings(frame, source, labels)
+    if kind.name == "opportunity_history" and len(frame):
+        out += _first_history_close_warnings(frame, source, labels)
     if kind.name == "opportunities" and len(frame):
         no_account = frame["account_id"].isna().to_numpy(dtype=bool)
         if no_account.any():
@@ -638,6 +777,94 @@ def summary_warnings(kind: Kind, frame: pd.DataFrame, source: str, labels: dict[
                     them = "they count" if n != 1 else "it counts"
                     out.append(f"{source}: {n:,} {what} {verb} no account_id (kept; {them} for the owner only)")
     return out
+
+
+def _country_warnings(frame: pd.DataFrame, source: str, labels: dict[str, str]) -> list[str]:
+    """One country written several ways; country names in the state column (both kept as written)."""
+    from .countries import IN_STATE, SPELLINGS
+
+    out: list[str] = []
+    country_l, state_l = labels.get("country", "country"), labels.get("state", "state")
+    country = frame["country"].astype(object)
+    written = country.dropna().astype(str)
+    canon = written.str.casefold().map(SPELLINGS)
+    known = canon.notna().to_numpy(dtype=bool)
+    if known.any():
+        counts = written[known].groupby([canon[known], written[known]], sort=True).size()
+        per_country = counts.groupby(level=0).size()
+        several = per_country[per_country > 1].index
+        if len(several):
+            listing = "; ".join(", ".join(f"{w} {n:,}" for (_, w), n in counts.loc[[c]].items()) for c in several)
+            what = "one country" if len(several) == 1 else f"{len(several)} countries"
+            out.append(f"{source}: {country_l} spells {what} several ways ({listing}): kept as written; assignment "
+                       "rules on country must list each spelling")
+    state = frame["state"].astype(object)
+    has_state = state.notna().to_numpy(dtype=bool)
+    if has_state.any():
+        st = state[has_state].astype(str)
+        in_state = st.str.casefold().map(IN_STATE)
+        own = country[has_state].astype(str).str.casefold().map(SPELLINGS)
+        blank = country[has_state].isna().to_numpy(dtype=bool)
+        # a state column naming a country, where the country column is blank or names another one
+        hit = in_state.notna().to_numpy(dtype=bool) & (blank | (own != in_state).to_numpy(dtype=bool))
+        if hit.any():
+            n, no_country = int(hit.sum()), int((hit & blank).sum())
+            counts = st[hit].value_counts()
+            counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+            listing = ", ".join(f"{v} {c:,}" for v, c in counts.items())
+            them = "them" if n != 1 else "it"
+            if no_country == n:
+                tail = f" and no {country_l}: kept as written; assignment rules on country do not place {them}"
+            else:
+                tail = (f" ({no_country:,} without {country_l}, {n - no_country:,} with another country there): "
+                        f"kept as written; assignment rules on country read only {country_l}")
+            out.append(f"{source}: {n:,} account{'s have' if n != 1 else ' has'} a country name in {state_l} "
+                       f"({listing}){tail} (set {country_l} in the CRM)")
+    return out
+
+
+def _value_listing(values: pd.Series, limit: int = 3) -> str:
+    """'2018-10-01 on all 31' for one value, else the commonest values with their counts."""
+    counts = values.value_counts().sort_index().sort_values(ascending=False, kind="stable")
+    if len(counts) == 1:
+        n = int(counts.iloc[0])
+        return f"{counts.index[0]} on {'all ' if n > 1 else ''}{n:,}"
+    shown = ", ".join(f"{v} {int(c):,}" for v, c in counts.head(limit).items())
+    return shown + (f" … ({len(counts)} values)" if len(counts) > limit else "")
+
+
+def _first_history_close_warnings(frame: pd.DataFrame, source: str, labels: dict[str, str]) -> list[str]:
+    """A deal's first history row whose close date is before the row itself was recorded."""
+    f = frame[["opportunity_id", "changed_at", "close_date"]].reset_index(drop=True)
+    f = f[f["opportunity_id"].notna().to_numpy()]
+    order = f.sort_values("changed_at", kind="stable")
+    first = order[~order["opportunity_id"].astype(str).duplicated()]
+    changed = pd.to_datetime(first["changed_at"])
+    close = pd.to_datetime(first["close_date"])
+    early = (close < changed.dt.normalize()).fillna(False).to_numpy(dtype=bool)
+    if not early.any():
+        return []
+    ids = first.loc[early, "opportunity_id"].astype(str)
+    n = len(ids)
+    # later rows of the same deals that carry another close date
+    later = order.drop(index=first.index)
+    later = later[later["opportunity_id"].astype(str).isin(set(ids))]
+    moved = later.merge(pd.DataFrame({"opportunity_id": first.loc[early, "opportunity_id"].to_numpy(),
+                                      "first_close": close[early].to_numpy()}), on="opportunity_id")
+    changed_deals = moved.loc[(pd.to_datetime(moved["close_date"]) != moved["first_close"]).to_numpy(),
+                              "opportunity_id"].nunique()
+    close_l, changed_l = labels.get("close_date", "close_date"), labels.get("changed_at", "changed_at")
+    closes = _value_listing(close[early].dt.strftime("%Y-%m-%d"))
+    recorded = _value_listing(changed[early].dt.strftime("%Y-%m-%d"))
+    rows = "history rows, the first of each of" if n != 1 else "history row, the first of"
+    deals = f"{n:,} deals, carry" if n != 1 else "its deal, carries"
+    tail = ""
+    if changed_deals:
+        tail = (f"; a later row changes the {close_l} of "
+                + ("all of these deals" if changed_deals == n else f"{changed_deals:,} of these deals"))
+    return [f"{source}: {n:,} {rows} {deals} a {close_l} before the row's {changed_l} ({close_l} {closes}; "
+            f"{changed_l} {recorded}): kept as recorded, as the {close_l} the CRM showed when the deal was first "
+            f"recorded{tail}"]
 
 
 # -- check_frame ------------------------------------------------------------------
@@ -720,11 +947,17 @@ def check_references(
                 _unknown_ids(checker, frame, "entity_id", kind_name, known_str[kind_name], subset=subset)
 
     warnings = list(loaded.warnings)
+    dated = np.zeros(len(frame), dtype=bool)
+    dates_hint: str | None = None
+    dates_problems = 0
     if loaded.period_dates is not None and "period" in frame.columns:
-        warnings += _quarters_of_dates(checker, frame, loaded.period_dates, periods)
+        before = out.total
+        found, dated, dates_hint = _quarters_of_dates(checker, frame, loaded.period_dates, periods)
+        dates_problems = out.total - before
+        warnings += found
     filled = np.zeros(len(frame), dtype=bool)
     if "period" in frame.columns and k.temporal:
-        filled = _fill_periods(checker, frame, periods)
+        filled = _fill_periods(checker, frame, periods, dated=dated)
     if k.temporal and filled.any():
         checker.validity(filled=filled)
     if k.name == "opportunities":
@@ -733,10 +966,12 @@ def check_references(
             checker.opportunities(subset=changed)
     if out:
         n = out.total
+        only_dates = dates_hint is not None and dates_problems == n
         raise BadInput(
             f"{loaded.source} was not imported: {n} problem{'s' if n != 1 else ''} found",
             out.result(),
-            hint="import the missing reps / accounts / territories / stages first (periods: plancast calendar add "
+            hint=dates_hint if only_dates else
+            "import the missing reps / accounts / territories / stages first (periods: plancast calendar add "
             "YEAR), or fix the ids; nothing was imported",
         )
     return dataclasses.replace(loaded, frame=frame, warnings=warnings)
@@ -746,9 +981,41 @@ def check_references(
 QUARTER_SLACK_DAYS = 7
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _years(years: list[int]) -> str:
+    years = sorted(set(years))
+    if len(years) == 1:
+        return str(years[0])
+    if len(years) > 4 and years == list(range(years[0], years[-1] + 1)):
+        return f"{years[0]} to {years[-1]}"
+    return ", ".join(map(str, years[:-1])) + f" and {years[-1]}"
+
+
+def _fiscal_year(month_start: pd.Series, start_month: int) -> pd.Series:
+    """The fiscal year (named by the year it ends in) holding each month, for years starting in ``start_month``."""
+    return month_start.dt.year + ((month_start.dt.month >= start_month) & (start_month != 1)).astype(int)
+
+
+def _calendar_add(years: list[int], start_month: int) -> str:
+    years = sorted(set(years))
+    first = f"plancast calendar add {years[0]} --start-month {start_month}"
+    if len(years) == 1:
+        return first
+    return f"{first}, and the same for {_years(years[1:])}"
+
+
 def _quarters_of_dates(checker: Checker, frame: pd.DataFrame, dates: pd.Series,
-                       periods: dict[str, tuple[date, date]]) -> list[str]:
-    """Fill blank ``period`` with the quarter whose first day is within QUARTER_SLACK_DAYS of the date."""
+                       periods: dict[str, tuple[date, date]]) -> tuple[list[str], np.ndarray, str | None]:
+    """Fill blank ``period`` with the quarter whose first day is within QUARTER_SLACK_DAYS of the date.
+
+    Returns (warnings, the rows whose period is named by a date, what to do when these are the only
+    problems). When the store has no quarters, or none starts near any of the dates, or the dates fall
+    outside the fiscal years it holds, the file is refused with **one** problem that names the date range,
+    the start month whose quarters fit the dates and the fiscal years to add; only dates that the store's
+    calendar should fit but does not (a day far from every quarter start) are listed row by row."""
     from ..calendar import parse_period_id
 
     quarters = sorted((pd.Timestamp(v[0]), str(p)) for p, v in periods.items()
@@ -756,49 +1023,112 @@ def _quarters_of_dates(checker: Checker, frame: pd.DataFrame, dates: pd.Series,
     d = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
     todo = frame["period"].isna().to_numpy(dtype=bool) & ~np.isnat(d)
     if not todo.any():
-        return []
+        return [], todo, None
     label = checker.label("period")
-    # the first day of the month nearest each date: the start month a calendar would need
     ts = pd.Series(d)
+    shown_date = ts.dt.strftime("%Y-%m-%d")
+    # the first day of the month nearest each date: where a quarter would have to start
     month_start = ts.dt.to_period("M").dt.to_timestamp()
     nearest_month = month_start.where((ts - month_start).dt.days < 16, month_start + pd.offsets.MonthBegin(1))
-    if not quarters:
-        month = nearest_month.dt.month
-        year = nearest_month.dt.year + (month != 1)  # a fiscal year is named by the year it ends in
-        shown = ts.dt.strftime("%Y-%m-%d")
-        checker.report(todo, "period", value=lambda p: shown.iat[p], message=lambda p: (
-            f"names a quarter by its first day, but the store has no quarters; add the fiscal years first "
-            f"(plancast calendar add {int(year.iat[p])} --start-month {int(month.iat[p])}), then import again"))
-        return []
-    starts = np.array([q[0] for q in quarters], dtype="datetime64[ns]")
-    ids = np.array([q[1] for q in quarters], dtype=object)
-    i = np.clip(np.searchsorted(starts, d), 1, len(starts) - 1) if len(starts) > 1 else np.zeros(len(d), dtype=int)
-    if len(starts) > 1:  # the nearer of the neighbouring starts
-        left_closer = np.abs(d - starts[i - 1]) <= np.abs(starts[i] - d)
-        i = np.where(left_closer, i - 1, i)
-    off = ((d - starts[i]) / np.timedelta64(1, "D"))
-    near = todo & (np.abs(off) <= QUARTER_SLACK_DAYS)
+    # the start month whose quarters fit every date: one phase of three months, first quarter at the earliest
+    phases = set((nearest_month[todo].dt.month % 3).tolist())
+    fit = int(nearest_month[todo].iloc[int(np.argmin(d[todo]))].month) if len(phases) == 1 else None
+
+    if quarters:
+        starts = np.array([q[0] for q in quarters], dtype="datetime64[ns]")
+        ids = np.array([q[1] for q in quarters], dtype=object)
+        i = np.clip(np.searchsorted(starts, d), 1, len(starts) - 1) if len(starts) > 1 else np.zeros(len(d), dtype=int)
+        if len(starts) > 1:  # the nearer of the neighbouring starts
+            left_closer = np.abs(d - starts[i - 1]) <= np.abs(starts[i] - d)
+            i = np.where(left_closer, i - 1, i)
+        off = ((d - starts[i]) / np.timedelta64(1, "D"))
+        near = todo & (np.abs(off) <= QUARTER_SLACK_DAYS)
+    else:
+        starts, ids, i, off = np.array([], dtype="datetime64[ns]"), np.array([], dtype=object), None, None
+        near = np.zeros(len(d), dtype=bool)
     far = todo & ~near
-    shown_start = pd.Series(starts[i]).dt.strftime("%Y-%m-%d")
-    shown_date = ts.dt.strftime("%Y-%m-%d")
-    checker.report(far, "period", value=lambda p: shown_date.iat[p], message=lambda p: (
-        f"is not within {QUARTER_SLACK_DAYS} days of the first day of a quarter in the store's calendar (nearest: "
-        f"{ids[i[p]]} from {shown_start.iat[p]}); quotas dated by quarter need quarters that start near their "
-        f"dates — add the fiscal years with plancast calendar add YEAR --start-month "
-        f"{int(nearest_month.iat[p].month)} (in a new store), or give a period column"))
+
+    if far.any():
+        q_months = sorted({pd.Timestamp(s).month for s in starts})
+        store_phase = {m % 3 for m in q_months}
+        # the store's fiscal year start: the month its first quarters start in
+        q1 = [pd.Timestamp(v[0]).month for p, v in periods.items() if str(p).upper().endswith("Q1")]
+        store_start = q1[0] if q1 else (q_months[0] if q_months else None)
+        in_phase = far & (nearest_month.dt.month % 3).isin(store_phase).to_numpy(dtype=bool)
+        have = set(starts.astype("datetime64[D]").tolist()) if len(starts) else set()
+        uncovered = in_phase & ~nearest_month.dt.date.isin(have).to_numpy(dtype=bool)
+        first_d, last_d = shown_date[todo].min(), shown_date[todo].max()
+        n_rows = int(todo.sum())
+        if not near.any() and not uncovered.any() and fit is not None:
+            # no quarter of the store starts near any date: the dates need another calendar
+            years = _fiscal_year(nearest_month[todo], fit).tolist()
+            months = ", ".join(_MONTHS[(fit - 1 + 3 * q) % 12] for q in range(3)) + " and " + _MONTHS[(fit + 8) % 12]
+            need = (f"they fall within {QUARTER_SLACK_DAYS} days of 1 {months}, the first days of the quarters of "
+                    f"fiscal years starting in {_MONTHS[fit - 1]}")
+            fy0 = min(years)
+            first_fy = (f"FY{fy0} runs from {pd.Timestamp(fy0 - (fit != 1), fit, 1):%Y-%m-%d}")
+            if not quarters:
+                what = (f"no fiscal quarters in the store cover the {label} dates {first_d} … {last_d} ({n_rows:,} "
+                        f"rows): {need}; add fiscal years {_years(years)} first ({_calendar_add(years, fit)}; "
+                        f"{first_fy}), then import again")
+                hint = (f"add the fiscal years first ({_calendar_add(years, fit)}), then import again; nothing was "
+                        "imported")
+            else:
+                have_months = ", ".join(_MONTHS[m - 1] for m in q_months)
+                what = (f"none of the store's fiscal quarters (starting in {have_months}) starts within "
+                        f"{QUARTER_SLACK_DAYS} days of the {label} dates {first_d} … {last_d} ({n_rows:,} rows): "
+                        f"{need}; a store's periods never change, so import into a new store after "
+                        f"{_calendar_add(years, fit)} ({first_fy}), or give a period column")
+                hint = (f"use a new store (--db) with {_calendar_add(years, fit)}, or give a period column; "
+                        "nothing was imported")
+            checker.out.add(Problem(checker.source, None, label, None, what))
+            return [], todo, hint
+        if not quarters:
+            checker.out.add(Problem(
+                checker.source, None, label, None,
+                f"no fiscal quarters in the store cover the {label} dates {first_d} … {last_d} ({n_rows:,} rows), "
+                "and the dates do not fall near the quarter starts of any one calendar (nearest first days of a "
+                f"month: {_value_listing(nearest_month[todo].dt.strftime('%Y-%m-%d'))}); give a period column"))
+            return [], todo, None
+        hint = None
+        if uncovered.any():
+            # the calendar fits, but lacks the fiscal years of some dates
+            assert store_start is not None
+            years = _fiscal_year(nearest_month[uncovered], store_start).tolist()
+            n = int(uncovered.sum())
+            checker.out.add(Problem(
+                checker.source, None, label, None,
+                f"{n:,} {label} date{'s' if n != 1 else ''} ({shown_date[uncovered].min()} … "
+                f"{shown_date[uncovered].max()}) fall{'s' if n == 1 else ''} outside the fiscal years in the store "
+                f"({ids[0]} … {ids[-1]}); add fiscal years {_years(years)} first "
+                f"({_calendar_add(years, store_start)}), then import again"))
+            hint = (f"add the fiscal years first ({_calendar_add(years, store_start)}), then import again; nothing "
+                    "was imported")
+        odd = far & ~uncovered
+        if odd.any():
+            if hint is None:
+                hint = "fix the dates listed, or give a period column, then import again; nothing was imported"
+            shown_start = pd.Series(starts[i]).dt.strftime("%Y-%m-%d")
+            checker.report(odd, "period", value=lambda p: shown_date.iat[p], message=lambda p: (
+                f"is not within {QUARTER_SLACK_DAYS} days of the first day of a quarter in the store's calendar "
+                f"(nearest: {ids[i[p]]} from {shown_start.iat[p]}); quotas dated by quarter must fall within "
+                f"{QUARTER_SLACK_DAYS} days of the quarter's first day — fix the date, or give a period column"))
+        return [], todo, hint
+
     values = frame["period"].astype(object).to_numpy(copy=True)
     values[near] = ids[i[near]]
     frame["period"] = pd.Series(values, index=frame.index, dtype=object)
     moved = near & (off != 0)
     if not moved.any():
-        return []
+        return [], todo, None
+    shown_start = pd.Series(starts[i]).dt.strftime("%Y-%m-%d")
     first = int(np.flatnonzero(moved)[0])
     day = pd.Timestamp(d[first]).strftime("%Y-%m-%d")
     n = int(moved.sum())
     return [f"{checker.source}: {n:,} {label} value{'s are' if n != 1 else ' is'} not the first day of a quarter: "
             f"each was read as the quarter that starts nearest to it, at most {QUARTER_SLACK_DAYS} days away "
             f"(e.g. {day} → {ids[i[first]]} from {shown_start.iat[first]}); {int((near & ~moved).sum()):,} "
-            "fell on a quarter's first day"]
+            "fell on a quarter's first day"], todo, None
 
 
 def _is_quarter(period_id: str, parse: Callable[[str], tuple[str, int, int | None]]) -> bool:
@@ -843,7 +1173,9 @@ def _unknown_ids(checker: Checker, frame: pd.DataFrame, column: str, ref_kind: s
     checker.report(unknown, column, message)
 
 
-def _fill_periods(checker: Checker, frame: pd.DataFrame, periods: dict[str, tuple[date, date]]) -> np.ndarray:
+def _fill_periods(checker: Checker, frame: pd.DataFrame, periods: dict[str, tuple[date, date]],
+                  dated: np.ndarray | None = None) -> np.ndarray:
+    """Fill blank validity from known periods; ``dated`` rows name their period by a date (reported there)."""
     period = frame["period"]
     present = period.notna().to_numpy(dtype=bool)
     names = [str(p) for p in periods]
@@ -864,6 +1196,8 @@ def _fill_periods(checker: Checker, frame: pd.DataFrame, periods: dict[str, tupl
             frame[col] = values
             filled |= blank
     no_when = ~present & frame["valid_from"].isna().to_numpy(dtype=bool)
+    if dated is not None:
+        no_when &= ~dated
     checker.report(no_when, "period", f"is blank and so is {checker.label('valid_from')}; give a period "
                    f"(known: {listing}) or a valid_from", value=lambda pos: None)
     return filled

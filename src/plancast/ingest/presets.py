@@ -4,7 +4,8 @@ A preset is data, not code: for each kind it lists which source columns feed
 each canonical column (several accepted spellings, first found wins), plus a
 few declarative value rules, and the stage definitions the CRM ships with.
 Kinds a preset does not list are read with canonical column names (as the
-``plancast`` preset does). The rules:
+``plancast`` preset does), with a warning; a file without them is refused,
+naming the kinds the preset lays out. The rules:
 
 ``columns``
     canonical column -> accepted source column names (exact match first, then
@@ -67,6 +68,19 @@ Kinds a preset does not list are read with canonical column names (as the
     another table for the same kind, used when the file has all the
     ``requires`` columns (Salesforce reps from the ``OwnerId`` of any object
     export, rather than from a User export).
+``recorded_by_start``
+    temporal kinds whose ``recorded_at`` is a *last edited* time
+    (AdventureWorks ``ModifiedDate``): a row edited after its ``valid_from``
+    (its end date set later) is recorded at its ``valid_from`` instead, since
+    the record was in force, so known, by then; a warning counts them.
+``stage_at_close``
+    opportunities whose won/lost comes from another column than the stage
+    (Power BI ``Status``): a closed deal's stage is the stage it closed at; a
+    warning counts won deals at the first stage, with the won deals per stage.
+``cross_check``
+    compare a column of this file with a sibling file of the same dump and
+    name the rows that disagree (AdventureWorks ``SalesPerson.TerritoryID``
+    against the open rows of ``SalesTerritoryHistory.csv``).
 """
 
 from __future__ import annotations
@@ -133,6 +147,24 @@ class BlankWhen:
 
 
 @dataclass(frozen=True)
+class CrossCheck:
+    """Compare ``column`` (a source column, per ``key``) with the open rows of a sibling file.
+
+    The sibling (``file`` in the same folder) is read with the same preset as
+    ``kind``; its rows with a blank ``valid_to`` give, per ``key``, the value of
+    ``against``. A warning names each key whose ``column`` differs (or whose
+    sibling has no open row). Nothing is said when the sibling is absent."""
+
+    column: str
+    key: str
+    file: str
+    kind: str
+    against: str
+    #: warning text: {listing} the keys with both values, {n} their count, {file} the sibling's name
+    message: str
+
+
+@dataclass(frozen=True)
 class KindSpec:
     columns: Mapping[str, tuple[str, ...]]
     derive: tuple[Derive, ...] = ()
@@ -159,6 +191,11 @@ class KindSpec:
     #: other tables for the same kind, each used when the file has all its ``requires`` columns
     variants: tuple[KindSpec, ...] = ()
     requires: tuple[str, ...] = ()
+    #: temporal kinds: recorded_at is a last-edited time; a row edited after valid_from is recorded at valid_from
+    recorded_by_start: bool = False
+    #: opportunities: won/lost is read from another column, so a closed deal's stage is the stage at close
+    stage_at_close: bool = False
+    cross_check: tuple[CrossCheck, ...] = ()
 
     def pick(self, header: list[str]) -> KindSpec:
         """The variant whose ``requires`` columns the header has (ignoring case), else this table."""
@@ -188,6 +225,14 @@ class Preset:
     def spec(self, kind: str) -> KindSpec:
         """The preset's table for ``kind``, or canonical names when it has none."""
         return self.kinds.get(kind) or identity_spec(kind)
+
+    def has_layout(self, kind: str) -> bool:
+        """Whether the preset lays out ``kind`` (the plancast preset lays out every kind by its own names)."""
+        return not self.kinds or kind in self.kinds
+
+    def kind_names(self) -> list[str]:
+        """The kinds the preset lays out, as the command line spells them."""
+        return [k.replace("_", "-") for k in self.kinds]
 
 
 def identity_spec(kind: str) -> KindSpec:
@@ -460,6 +505,7 @@ POWERBI = Preset(
                 Derive("is_closed", source="Status", values={"won": "true", "lost": "true", "open": "false"}),
                 Derive("is_won", source="Status", values={"won": "true", "lost": "false", "open": "false"}),
             ),
+            stage_at_close=True,
             known=(
                 "Status", "Purchase Process", "Decision Maker Identified", "Weeks Open", "DaysToClose",
                 "Discount", "Rating", "Days Remaining In Pipeline", "Probability (raw)", "CampaignSeq",
@@ -533,6 +579,10 @@ ADVENTUREWORKS = Preset(
             columns={"rep_id": ("BusinessEntityID",)},
             derive=(Derive("role", source="TerritoryID", values={"": "manager"}, otherwise="AE"),),
             layouts=(_AW_PERSON,),
+            cross_check=(CrossCheck(
+                "TerritoryID", "BusinessEntityID", "SalesTerritoryHistory.csv", "rep_assignments", "territory_id",
+                "TerritoryID disagrees with the open {file} row for {n} rep{s}: {listing}; the history is what "
+                "is imported (import {file} as rep-assignments)"),),
             known=("SalesQuota", "Bonus", "CommissionPct", "SalesYTD", "SalesLastYear", "rowguid", "ModifiedDate"),
             notes={"TerritoryID": "TerritoryID is not imported as an assignment: a rep's territories over time "
                                   "come from SalesTerritoryHistory.csv (TerritoryID is only the latest and can "
@@ -542,11 +592,13 @@ ADVENTUREWORKS = Preset(
         ),
         "rep_assignments": KindSpec(
             columns={"rep_id": ("BusinessEntityID",), "territory_id": ("TerritoryID",),
-                     "valid_from": ("StartDate",), "valid_to": ("EndDate",)},
+                     "valid_from": ("StartDate",), "valid_to": ("EndDate",), "recorded_at": ("ModifiedDate",)},
             layouts=(("serial", *_AW_TERRITORY_HISTORY), _AW_TERRITORY_HISTORY),
             end_inclusive=("valid_to",),
-            # ModifiedDate is when a row was last edited (the end date set), not when the assignment was known
-            known=("serial", "rowguid", "ModifiedDate"),
+            # ModifiedDate is when a row was last edited: a row edited after it began (its end date set) was
+            # known by its StartDate, so it is recorded then (D27)
+            recorded_by_start=True,
+            known=("serial", "rowguid"),
         ),
         "quotas": KindSpec(
             columns={"entity_id": ("BusinessEntityID",), "amount": ("SalesQuota",),
