@@ -7,6 +7,8 @@ the test, so runs never collide and leave nothing behind.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -57,3 +59,19 @@ def engine_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = f"{PG_URL}{sep}schema={schema}"
     yield url
     Store(url, upgrade=False).drop_schema()
+
+
+def plancast_ok(db: str, *argv: str) -> str:
+    """Run a plancast command in this process; its stdout (JSON for --json). Fails the test, with what the
+    command printed, on an error exit."""
+    from plancast.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["--db", db, *argv])
+            code = 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+    assert code == 0, f"plancast {' '.join(argv)}: {err.getvalue()}{out.getvalue()}"
+    return out.getvalue()

@@ -9,7 +9,6 @@ numeric ids. Ids that look like numbers are listed by value (2 before 10), and
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 from datetime import date
@@ -18,8 +17,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import SHARED_DATA
-from plancast.cli import main
+from conftest import SHARED_DATA, plancast_ok
 from plancast.diagnose import diagnose
 from plancast.diagnose.labels import entity_label, name_and_id, relabel
 from plancast.diagnose.render import headline, render_diagnosis
@@ -109,15 +107,7 @@ def test_the_scenario_sizing_flag_names_the_territory(store) -> None:
 
 
 # ------------------------------------------------------------------------------- numeric ids with names
-def _cli(db: str, *argv: str) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["--db", db, *argv])
-            code = 0
-        except SystemExit as e:
-            code = int(e.code or 0)
-    assert code == 0, f"plancast {' '.join(argv)}: {err.getvalue()}{out.getvalue()}"
+_cli = plancast_ok
 
 
 @pytest.mark.realdata

@@ -10,16 +10,13 @@ engines; the diagnosis and the backtest (slower) on DuckDB. Skipped when the sha
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_DATA
-from plancast.cli import main
+from conftest import SHARED_DATA, plancast_ok
 from plancast.store import Store
 
 MAVEN = SHARED_DATA / "maven_crm_sales_opportunities"
@@ -30,17 +27,7 @@ need_maven = pytest.mark.skipif(not MAVEN.is_dir(), reason=f"shared data folder 
 need_pbi = pytest.mark.skipif(not PBI.is_dir(), reason=f"shared data folder {PBI} is absent (see SOURCE.md)")
 
 
-def cli(db: str, *argv: str) -> str:
-    """Run a plancast command; its stdout (JSON for --json). Fails the test with stderr on an error exit."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(["--db", db, *argv])
-            code = 0
-        except SystemExit as e:
-            code = int(e.code or 0)
-    assert code == 0, f"plancast {' '.join(argv)}: {err.getvalue()}{out.getvalue()}"
-    return out.getvalue()
+cli = plancast_ok
 
 
 def js(db: str, *argv: str) -> dict:
