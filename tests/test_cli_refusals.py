@@ -104,3 +104,61 @@ def test_forecast_json_gives_money_to_the_cent(capsys, tmp_path) -> None:
         for c in ("quota", "closed_won", "mean", "p10", "p50", "p90", "plan_expected_to_date", "plan_expected"):
             assert r[c] is None or round(r[c], 2) == r[c], (r["entity_id"], c, r[c])
         assert round(r["prob_quota"], 4) == r["prob_quota"]
+
+
+def test_plan_records_without_a_start_date_are_all_counted(capsys, tmp_path) -> None:
+    db = str(tmp_path / "s.duckdb")
+    t = tmp_path / "t.csv"
+    t.write_text("territory_id\nT1\n")
+    a = tmp_path / "a.csv"
+    a.write_text("account_id\n" + "".join(f"a{i}\n" for i in range(250)))
+    ta = tmp_path / "ta.csv"
+    ta.write_text("account_id,territory_id\n" + "".join(f"a{i},T1\n" for i in range(250)))
+    for kind, f in (("territories", t), ("accounts", a)):
+        assert run(capsys, "--db", db, "import", kind, str(f))[0] == 0
+    code, out, err = run(capsys, "--db", db, "import", "territory-assignments", str(ta))
+    assert code == 2
+    flat = " ".join(err.split())
+    assert f"{ta}: 250 plan record(s) without a start date; nothing was loaded" in flat
+    assert "… and 240 more (--json lists the first 200)" in flat
+    assert "what to do: pass --valid-from DATE (when the records take effect)" in flat
+
+
+def test_a_reversed_history_window_is_refused_before_anything_is_derived(capsys, tmp_path) -> None:
+    db = str(tmp_path / "demo.duckdb")
+    assert run(capsys, "--db", db, "demo", "--json")[0] == 0
+    code, out, err = run(capsys, "--db", db, "plan", "derive", "--period", "FY2026", "--uplift", "0.1",
+                         "--from", "2025-06-01", "--to", "2025-01-01")
+    assert code == 2 and "error: the history window 2025-06-01 – 2025-01-01 is empty" in " ".join(err.split())
+
+
+def test_the_default_history_window_is_the_calendar_year_before() -> None:
+    from datetime import date
+
+    from plancast.planning.derive import default_window
+
+    assert default_window(date(2021, 1, 1)) == (date(2020, 1, 1), date(2021, 1, 1))  # 366 days in 2020
+    assert default_window(date(2025, 3, 1)) == (date(2024, 3, 1), date(2025, 3, 1))
+
+
+def test_no_percentile_falls_below_what_is_already_won(tmp_path) -> None:
+    """One deal a thousand times the others' size, won in West: it swells the deal-size spread behind every
+    region's new pipeline, and a normal tail must not dip under the closed-won floor (it gave Central and
+    East a P10 of -120 % of quota)."""
+    from datetime import date
+
+    from plancast.forecast.run import project
+    from plancast.importer import import_file
+    from plancast.scenario import load_demo
+    from plancast.store import Store
+
+    f = tmp_path / "big.csv"
+    f.write_text("opportunity_id,owner_id,account_id,amount,stage,created_date,close_date,is_closed,is_won\n"
+                 "BIG-1,W01,ACC-W-001,100000000,Closed Won,2026-04-01,2026-04-20,true,true\n")
+    with Store(str(tmp_path / "s.duckdb")) as store:
+        load_demo(store)
+        import_file(store, "opportunities", f)
+        r = project(store, "2026Q2", date(2026, 5, 15), write=False).results
+    assert (r["p10"] >= r["closed_won"] - 1e-6).all() and (r["p50"] >= r["closed_won"] - 1e-6).all()
+    company = r[r["level"] == "company"].iloc[0]
+    assert company["closed_won"] > 1e8  # the deal is won

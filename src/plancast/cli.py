@@ -368,6 +368,8 @@ def plan_derive(
     ws, we = default_window(start)
     ws = since.date() if since else ws
     we = until.date() if until else we
+    if we <= ws:
+        raise BadInput(f"the history window {ws} – {we} is empty", hint="give --from before --to")
     assignments = rep_assignments = None
     if not len(store.plan_records("rep_assignments", plan_id=plan, during=(ws, we), known_at=known_at)):
         rep_assignments = derive_rep_assignments(store, ws, we, plan_id=plan, known_at=known_at)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import ingest
 from .errors import BadInput, Problem
+from .ingest.rules import LIMIT
 from .kinds import KINDS, Kind, get_kind
 from .store import DEFAULT_PLAN, Store, WriteResult
 
@@ -190,10 +191,14 @@ def _prepare(
             problems = [
                 Problem(source, int(r), "valid_from", None,
                         "valid_from is blank; give it in the file (or a period), or pass --valid-from DATE")
-                for r in rows[blank][:50]
+                for r in rows[blank][:LIMIT]
             ]
+            if blank.sum() > LIMIT:
+                more = int(blank.sum()) - LIMIT
+                problems.append(Problem(source, None, None, None, f"… and {more} more problem{'s' if more != 1 else ''}"))
             raise BadInput(f"{source}: {int(blank.sum())} plan record(s) without a start date; nothing was loaded",
-                           problems)
+                           problems, hint="pass --valid-from DATE (when the records take effect), or give valid_from "
+                                          "(or a period) in the file")
     if k.name == "reps" and frame["territory_id"].notna().any():
         has = frame["territory_id"].notna().to_numpy()
         start = pd.to_datetime(frame["hire_date"])

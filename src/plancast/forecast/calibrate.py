@@ -826,7 +826,7 @@ class Calibration:
             raise BadInput(
                 f"no opportunity created since {_iso(inp.since)} closed on or before as_of {_iso(inp.as_of)}: "
                 "win rates and times to close cannot be estimated",
-                hint="choose a later as_of or an earlier since",
+                hint="choose a later --as-of, when deals created in the history have closed",
             )
         cw, cl, risk = _cumulative_incidence(np.zeros(len(t), np.int64), t, event, 1, self.max_window_days)
         self.new_won_curve_ = cw[0]

@@ -322,6 +322,10 @@ def project(
     lvl_k = frame["level"].map({lv: i for i, lv in enumerate(LEVELS)}).to_numpy()
     ent = frame["entity"].to_numpy()
     frame["closed_won"] = [closed_by[k][e] for k, e in zip(lvl_k, ent, strict=True)]
+    # what is won stays won: no percentile below it (a normal or Cornish–Fisher tail can dip under it when one
+    # huge deal dominates)
+    for c in ("p10", "p50", "p90"):
+        frame[c] = np.maximum(frame[c].to_numpy(dtype=float), frame["closed_won"].to_numpy(dtype=float))
     frame["plan_expected_to_date"] = [pace_by[k][e, 0] for k, e in zip(lvl_k, ent, strict=True)]
     frame["plan_expected"] = [pace_by[k][e, 1] for k, e in zip(lvl_k, ent, strict=True)]
     results = frame.rename(columns={"p_reach": "prob_quota"})[

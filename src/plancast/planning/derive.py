@@ -23,7 +23,7 @@ for the period, written as a plan version by :func:`write_derived_assumptions`.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -246,5 +246,6 @@ def write_derived_assumptions(store: Store, frame: pd.DataFrame, *, plan_id: str
 
 
 def default_window(start: date) -> tuple[date, date]:
-    """The year before a period starts."""
-    return start - timedelta(days=365), start
+    """The year before a period starts (same day a year earlier; 28 February for 29 February)."""
+    year_before = start.replace(year=start.year - 1, day=min(start.day, 28) if start.month == 2 else start.day)
+    return year_before, start

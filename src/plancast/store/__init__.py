@@ -741,7 +741,13 @@ def _sql_type(data_type: str) -> sa.types.TypeEngine:
 
 
 def _default_author() -> str:
-    return os.environ.get("PLANCAST_AUTHOR") or os.environ.get("USER") or "unknown"
+    import getpass
+
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid
+        login = ""
+    return os.environ.get("PLANCAST_AUTHOR") or os.environ.get("USER") or login or "unknown"
 
 
 def open_store(db: str | None = None) -> Store:
