@@ -162,3 +162,22 @@ def test_no_percentile_falls_below_what_is_already_won(tmp_path) -> None:
     assert (r["p10"] >= r["closed_won"] - 1e-6).all() and (r["p50"] >= r["closed_won"] - 1e-6).all()
     company = r[r["level"] == "company"].iloc[0]
     assert company["closed_won"] > 1e8  # the deal is won
+
+
+def test_a_duckdb_database_plancast_did_not_create_is_left_alone(capsys, tmp_path) -> None:
+    for table in ("account", "sales"):  # one clashes with a plancast table name, one does not
+        db = tmp_path / f"{table}.duckdb"
+        con = duckdb.connect(str(db))
+        con.execute(f"CREATE TABLE {table} (a INTEGER)")
+        con.close()
+        code, out, err = run(capsys, "--db", str(db), "calendar", "add", "2026")
+        assert code == 1 and not out
+        assert (f"error: --db '{db}' is not a plancast store: it holds 1 table(s) of its own ({table}) and no "
+                "plancast schema; nothing was changed") in " ".join(err.split())
+        con = duckdb.connect(str(db), read_only=True)
+        assert [r[0] for r in con.sql("SHOW TABLES").fetchall()] == [table]
+        con.close()
+    empty = tmp_path / "empty.duckdb"
+    empty.touch()
+    code, out, err = run(capsys, "--db", str(empty), "status")
+    assert code == 1 and "is not a plancast store: the file exists and is not a DuckDB database" in " ".join(err.split())

@@ -76,7 +76,7 @@ def _sqlalchemy_url(db: str) -> tuple[str, str | None, dict[str, Any]]:
     if path.is_dir():
         raise StoreError(f"--db {db!r} is a folder, not a plancast store",
                          hint="give a file path such as plancast.duckdb (plancast creates it)")
-    if path.is_file() and path.stat().st_size > 0:
+    if path.is_file():
         with path.open("rb") as f:
             head = f.read(12)
         if head[8:12] != b"DUCK":
@@ -137,7 +137,11 @@ class Store:
         self.io: Engine = engine_for(self.dialect)
         self._meta: sa.MetaData | None = None
         if upgrade:
-            self.upgrade()
+            try:
+                self.upgrade()
+            except Exception:
+                self.engine.dispose()  # a refused store leaves no connection behind
+                raise
 
     # ------------------------------------------------------------ schema
     def _use_schema(self, schema: str) -> None:
@@ -163,6 +167,18 @@ class Store:
                 f"the store {self.db!r} has schema version {have}, newer than this plancast ({migrations.HEAD})",
                 hint="upgrade plancast (pip install -U plancast)",
             )
+        if have == 0:
+            # a database plancast did not create: never add tables to it
+            with self.engine.connect() as conn:
+                theirs = sorted(set(sa.inspect(conn).get_table_names()) - {"schema_migrations"})
+            if theirs:
+                shown = ", ".join(theirs[:5]) + (" …" if len(theirs) > 5 else "")
+                raise StoreError(
+                    f"--db {self.db!r} is not a plancast store: it holds {len(theirs)} table(s) of its own "
+                    f"({shown}) and no plancast schema; nothing was changed",
+                    hint="give a new file name (plancast creates it), or for PostgreSQL a schema of its own "
+                         "(?schema=plancast)",
+                )
         done = migrations.upgrade(self.engine, target)
         # read the schema now, outside any write transaction (an in-memory store
         # has a single connection, so reflecting inside a write would nest)
