@@ -14,6 +14,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from rich.console import Console
 
@@ -136,11 +137,25 @@ def test_powerbi_flags_say_rep_or_territory_with_name_and_id(tmp_path: Path) -> 
     by_code: dict[str, list[dict]] = {}
     for f in d.flags:
         by_code.setdefault(f["code"], []).append(f)
-    # pinned: rep 2 wins 224 of 591 closed deals, far below its peers; territory 1 creates more deals than planned
+    # pinned: rep 2 wins 224 of 591 closed deals, far below its peers
     win = {f["entity"]: f["message"] for f in by_code["win_rate_below_peers"]}
     assert win["2"].startswith("rep Alan Steiner (2): won 224 of 591 closed deals (37.9%) vs ")
+    # owners who cover several states count whole in one: the states they cover get no territory rows or
+    # signals; those left are the states whose owners work only there, and their rates are the state's own
+    mixed = set(d.params["mixed_territories"])
+    assert mixed and any("cover several territories and count whole in their largest-share one" in n for n in d.notes)
+    assert not mixed & set(d.rows.loc[d.rows["level"] == "territory", "entity_id"].astype(str))
+    assert not [f for f in d.flags if f["level"] == "territory" and f["code"] != "territory_sizing"
+                and f["entity"] in mixed]
+    opps = pd.read_csv(PBI / "Opportunities.csv", parse_dates=["Opportunity Created On"])
+    accounts = pd.read_csv(PBI / "Accounts.csv")
+    opps = opps.merge(accounts[["AccountSeq", "TerritorySeq"]], on="AccountSeq")
+    made = opps[opps["Opportunity Created On"].between("2020-08-16", "2021-08-15")]
+    rate = made.groupby("TerritorySeq").size() / accounts.groupby("TerritorySeq").size()  # a 365-day window
     opp = {f["entity"]: f["message"] for f in by_code["opportunity_rate"]}
-    assert opp["1"].startswith("territory US-WEST CA (1): 28.36 opportunities per available account-year")
+    assert opp and all(m.startswith(f"territory {terrs[t]} ({t}): {rate[int(t)]:.2f} opportunities per available "
+                                    "account-year") for t, m in opp.items())
+    assert opp["2"].startswith("territory US-SOUTH TX (2): 39.61 opportunities per available account-year")
     for f in d.flags:
         names = reps if f["level"] == "rep" else terrs
         assert f["message"].startswith(f"{f['level']} {names[f['entity']]} ({f['entity']}): "), f["message"]

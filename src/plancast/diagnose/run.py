@@ -400,8 +400,22 @@ def diagnose(
     # ---------------------------------------------------------------- roll up and round to cents
     rows = _assemble(store, res, org, agg["E_fair"].to_numpy(), by_rep.reindex(reps).fillna(0.0).to_numpy(),
                      exec_parts)
+    # a rep who covers several territories counts whole in its largest-share one (the forecast places each rep
+    # in one territory), so the rows of the territories such reps cover would mix in other territories' deals:
+    # they are left out, and said; their regions and reps stay
+    ra = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
+    per_rep = ra.groupby(ra["rep_id"].astype(str))["territory_id"].nunique()
+    split = per_rep.index[per_rep > 1]
+    mixed = sorted(set(ra.loc[ra["rep_id"].astype(str).isin(split), "territory_id"].astype(str)))
+    if mixed:
+        rows = rows[~((rows["level"] == "territory") & rows["entity_id"].astype(str).isin(mixed))].reset_index(
+            drop=True)
+        notes.append(f"{len(split)} rep(s) cover several territories and count whole in their largest-share one, "
+                     f"so the {len(mixed)} territories they cover get no territory rows or territory signals here "
+                     "(their regions, reps and the company do)")
     params = {"window_days": window_days, "window": [ws.isoformat(), as_of.isoformat()],
-              "prior_strength": prior_strength, "peer_group": "segment", "drivers": list(DRIVERS)}
+              "prior_strength": prior_strength, "peer_group": "segment", "drivers": list(DRIVERS),
+              "mixed_territories": mixed}
     diag = Diagnosis(period=period, as_of=as_of, plan_id=plan_id, known_at=known_at, forecast_run=run_id, rows=rows,
                      rates=rep_rates, notes=notes, params=params)
     from .signals import signals

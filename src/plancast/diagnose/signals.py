@@ -110,6 +110,8 @@ def signals(store: Store, diag: Diagnosis, inp: PeriodInputs, ach: pd.DataFrame,
         ["created", "exposure"]].sum()
     plan = pieces.groupby("territory_id")[["r", "w", "s", "cycle_days"]].mean()
     terr = terr.join(plan, how="left")
+    # territories whose reps also cover others: their reps' deals are not theirs alone (see diagnose)
+    terr = terr[~terr.index.astype(str).isin(diag.params.get("mixed_territories", []))]
     flags += _opportunity_rate(terr, ws, diag.as_of, names)
     opp = store.read_table("opportunity")
     flags += _coverage_and_aging(diag, inp, opp, terr, end, names)

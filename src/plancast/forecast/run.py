@@ -179,6 +179,16 @@ def project(
         plans = ", ".join(map(str, store.plans()["plan_id"])) or "none"
         raise NotFound(f"plan {plan_id!r} has no reps assigned on {as_of}{known}",
                        hint=f"plans in the store: {plans}; import reps with their territories, or give a later date")
+    ra_on = store.plan_records("rep_assignments", plan_id=plan_id, valid_on=as_of, known_at=known_at)
+    spread = ra_on.groupby(ra_on["rep_id"].astype(str))["territory_id"].nunique()
+    if (spread > 1).any():
+        t_region = store.read_table("territory").set_index("territory_id")["region_id"]
+        regions_of = ra_on["territory_id"].map(t_region).groupby(ra_on["rep_id"].astype(str)).nunique()
+        across = int((regions_of > 1).sum())
+        notes.append(f"{int((spread > 1).sum())} rep(s) cover several territories: each counts whole in its "
+                     "largest-share territory, so territory rows mix in their other territories' deals; "
+                     + (f"{across} of them span regions, so their regions' rows do too" if across else
+                        "regions, reps and the company are whole"))
     opps = store.read_table("opportunity")
     hist = store.read_table("opportunity_history")
     newest = pd.Series([pd.to_datetime(opps["created_date"]).max(),
