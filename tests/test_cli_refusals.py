@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from test_cli import run
 
@@ -181,3 +182,28 @@ def test_a_duckdb_database_plancast_did_not_create_is_left_alone(capsys, tmp_pat
     empty.touch()
     code, out, err = run(capsys, "--db", str(empty), "status")
     assert code == 1 and "is not a plancast store: the file exists and is not a DuckDB database" in " ".join(err.split())
+
+
+def test_amounts_in_other_currencies_are_not_added_to_dollars(capsys, tmp_path) -> None:
+    """A won deal of JPY 100,000,000 made West 10,460 % of quota: plancast does not convert, so the import
+    warns and the forecast leaves it out; letters that are no currency ('abc5') are not an amount."""
+    db = str(tmp_path / "demo.duckdb")
+    assert run(capsys, "--db", db, "demo", "--json")[0] == 0
+    head = "opportunity_id,owner_id,amount,stage,created_date,close_date,is_closed,is_won\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(head + "X1,W01,abc5,Closed Won,2026-04-01,2026-04-20,true,true\n")
+    code, out, err = run(capsys, "--db", db, "import", "opportunities", str(bad))
+    assert code == 2 and (f"{bad}, row 2, column 'amount', value 'abc5': is not an amount: its letters are not an "
+                          "ISO 4217 currency code") in " ".join(err.split())
+    argv = ("--db", db, "forecast", "--as-of", "2026-05-15", "--period", "2026Q2", "--json")
+    before = {r["entity_id"]: r for r in json.loads(run(capsys, *argv)[1])["rows"]}
+    yen = tmp_path / "yen.csv"
+    yen.write_text(head + "X2,W01,JPY 100000000,Closed Won,2026-04-01,2026-04-20,true,true\n")
+    code, out, err = run(capsys, "--db", db, "import", "opportunities", str(yen))
+    assert code == 0 and (f"{yen}: 1 deal is not in USD (JPY 1): kept as written; plancast does not convert "
+                          "currencies") in " ".join(err.split())
+    d = json.loads(run(capsys, *argv)[1])
+    assert "1 deal(s) not in USD are left out (JPY 1): plancast does not convert currencies" in d["notes"]
+    after = {r["entity_id"]: r for r in d["rows"]}
+    assert after["West"]["closed_won"] == before["West"]["closed_won"]
+    assert after["West"]["mean"] == pytest.approx(before["West"]["mean"], rel=1e-9)

@@ -61,7 +61,10 @@ def test_opportunities_canonical_values_and_dtypes() -> None:
     assert loaded.rows.tolist() == [2, 3, 4, 5]
     assert loaded.stages is None
     assert loaded.warnings == [f"{GOOD / 'plancast/opportunities.csv'}: 1 open deal has no account_id "
-                               "(kept; it counts for the owner only)"]
+                               "(kept; it counts for the owner only)",
+                               f"{GOOD / 'plancast/opportunities.csv'}: 1 deal is not in USD (EUR 1): kept as written; "
+                               "plancast does not convert currencies, so forecasts and diagnoses in USD leave them out "
+                               "(import their amounts converted to USD to count them)"]
 
 
 def test_check_references_fills_flags_from_stages() -> None:

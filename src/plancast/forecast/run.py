@@ -190,6 +190,15 @@ def project(
                      + (f"{across} of them span regions, so their regions' rows do too" if across else
                         "regions, reps and the company are whole"))
     opps = store.read_table("opportunity")
+    # amounts in one currency only: the quotas' (plancast does not convert)
+    q_cur = store.plan_records("quotas", plan_id=plan_id, during=(start, end), known_at=known_at)["currency"]
+    currency = str(q_cur.mode().iloc[0]).upper() if len(q_cur.dropna()) else "USD"
+    deal_cur = opps["currency"].fillna(currency).astype(str).str.upper()
+    if (deal_cur != currency).any():
+        other = deal_cur[deal_cur != currency].value_counts()
+        notes.append(f"{int(other.sum()):,} deal(s) not in {currency} are left out "
+                     f"({', '.join(f'{c} {n:,}' for c, n in other.items())}): plancast does not convert currencies")
+        opps = opps[(deal_cur == currency).to_numpy()].reset_index(drop=True)
     hist = store.read_table("opportunity_history")
     newest = pd.Series([pd.to_datetime(opps["created_date"]).max(),
                         pd.to_datetime(opps["close_date"].where(opps["is_closed"].fillna(False).astype(bool))).max(),

@@ -776,6 +776,17 @@ def summary_warnings(kind: Kind, frame: pd.DataFrame, source: str, labels: dict[
                     verb = "deals have" if n != 1 else "deal has"
                     them = "they count" if n != 1 else "it counts"
                     out.append(f"{source}: {n:,} {what} {verb} no account_id (kept; {them} for the owner only)")
+        if "currency" in frame:
+            cur = frame["currency"].fillna("USD").astype(str).str.upper()
+            other = cur.value_counts()
+            other = other[other.index != "USD"]
+            if len(other):
+                listing = ", ".join(f"{c} {n:,}" for c, n in other.items())
+                n = int(other.sum())
+                out.append(f"{source}: {n:,} {'deals are' if n != 1 else 'deal is'} not in USD ({listing}): kept as "
+                           "written; "
+                           "plancast does not convert currencies, so forecasts and diagnoses in USD leave them out "
+                           "(import their amounts converted to USD to count them)")
     return out
 
 

@@ -63,6 +63,15 @@ MONEY_MAX = 1e15
 FOREVER = "9999"
 
 _CURRENCY_SYMBOLS = {"€": "EUR", "£": "GBP"}
+#: ISO 4217 codes in use: three letters next to an amount are a currency only if they are one of these
+ISO_4217 = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF
+CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD
+HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
+MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN
+PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP
+TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL
+""".split())
 # no-break and narrow no-break spaces used as thousands separators (real characters, not escapes)
 _ODD_SPACES = "[\u00a0\u202f]"
 # a currency code or symbol in front of or behind the amount
@@ -279,6 +288,9 @@ def parse_money(raw: pd.Series, *, decimal_comma: bool = False) -> Parsed:
     ambiguous = ok & ~np.asarray(decimal_comma, dtype=bool) & inner.str.fullmatch(r"[0-9]{1,3}\.[0-9]{3}").to_numpy()
     huge = ok & ~(np.abs(np.nan_to_num(vals, nan=0.0)) < MONEY_MAX)
     ok = ok & ~ambiguous & ~huge
+    # three letters that are not a currency ("abc5") make the cell not an amount
+    unknown = ok & code.notna().to_numpy() & ~code.isin(ISO_4217 | set(_CURRENCY_SYMBOLS.values())).to_numpy()
+    ok = ok & ~unknown
     bad = ~blank & ~ok
     code[~ok] = None
     currency = code
@@ -297,6 +309,8 @@ def parse_money(raw: pd.Series, *, decimal_comma: bool = False) -> Parsed:
                 "'.' separates thousands); re-run without --decimal-comma or fix the amount"
             )
         msgs[bad & looks_comma] = DECIMAL_COMMA_HINT
+        msgs[unknown] = ("is not an amount: its letters are not an ISO 4217 currency code (USD, EUR, JPY …); "
+                         "write a number like 1200 or USD 1200, or leave it blank")
         msgs[ambiguous] = (
             "is ambiguous: '.' before three digits may separate thousands (1.200 = 1200; re-run with "
             "--decimal-comma) or be a decimal point (write 1.2)"
