@@ -207,3 +207,38 @@ def test_amounts_in_other_currencies_are_not_added_to_dollars(capsys, tmp_path) 
     after = {r["entity_id"]: r for r in d["rows"]}
     assert after["West"]["closed_won"] == before["West"]["closed_won"]
     assert after["West"]["mean"] == pytest.approx(before["West"]["mean"], rel=1e-9)
+
+
+def _generic_crm(capsys, db: str) -> None:
+    ex = Path(__file__).resolve().parent.parent / "docs" / "examples" / "generic-crm"
+    for argv in (["calendar", "add", "2026"],
+                 ["import", "territories", str(ex / "offices.csv"), "--mapping", str(ex / "offices.toml")],
+                 ["import", "reps", str(ex / "team.csv"), "--mapping", str(ex / "team.toml"), "--valid-from",
+                  "2026-01-01"],
+                 ["import", "opportunities", str(ex / "deals.csv"), "--mapping", str(ex / "deals.toml")]):
+        code, _, err = run(capsys, "--db", db, *argv)
+        assert code == 0, err
+
+
+def test_a_forecast_without_quotas_gives_amounts_and_no_chance_of_quota(capsys, tmp_path) -> None:
+    db = str(tmp_path / "crm.duckdb")
+    _generic_crm(capsys, db)
+    code, out, err = run(capsys, "--db", db, "forecast", "--as-of", "2026-04-15", "--period", "2026Q2", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert all(r["prob_quota"] is None for r in d["rows"])  # was 1.0: "certain" to reach a $0 quota
+    assert ("plan 'main' has no quotas for 2026Q2: the projection is in amounts only, with no attainment or "
+            "P(quota) (set quotas: plancast plan build --period 2026Q2, or plancast import quotas FILE)") in d["notes"]
+    code, out, err = run(capsys, "--db", db, "forecast", "--as-of", "2026-04-15", "--period", "2026Q2")
+    assert code == 0 and "projected closed-won, no quotas" in " ".join(out.split()) and "P(quota)" not in out
+
+
+def test_derive_without_any_account_says_what_planning_needs(capsys, tmp_path) -> None:
+    db = str(tmp_path / "crm.duckdb")
+    _generic_crm(capsys, db)  # five deals, none with an account
+    code, out, err = run(capsys, "--db", db, "plan", "derive", "--period", "FY2026", "--uplift", "0.1",
+                         "--from", "2026-01-01", "--to", "2026-05-01")
+    flat = " ".join(err.split())
+    assert code == 2 and ("error: no territory has accounts to plan: there are no account assignments, and of the 5 "
+                          "deals created from 2026-01-01 to 2026-05-01, 0 name an account") in flat
+    assert "import accounts and which territory each is in" in flat

@@ -864,12 +864,19 @@ def forecast_cmd(
         return
     r = p.results[p.results["level"] == level]
     pct = lambda c: (r[c] / r["quota"].where(r["quota"] > 0) * 100).round(1)  # noqa: E731 (no quota: blank)
-    view = pd.DataFrame({level: r["entity_id"], "quota": r["quota"], "won %": pct("closed_won"),
-                         "proj. %": pct("mean"), "P10 %": pct("p10"), "P50 %": pct("p50"), "P90 %": pct("p90"),
-                         "plan %": pct("plan_expected"), "plan by now %": pct("plan_expected_to_date"),
-                         "P(quota)": r["prob_quota"].round(3)})
-    render_frame(view, title=f"{period} as of {as_of:%Y-%m-%d}: attainment of quota (run {p.run_id}, "
-                             f"shared factor sd {p.sigma:.2f})", money=("quota",))
+    if (r["quota"].fillna(0) > 0).any():
+        view = pd.DataFrame({level: r["entity_id"], "quota": r["quota"], "won %": pct("closed_won"),
+                             "proj. %": pct("mean"), "P10 %": pct("p10"), "P50 %": pct("p50"), "P90 %": pct("p90"),
+                             "plan %": pct("plan_expected"), "plan by now %": pct("plan_expected_to_date"),
+                             "P(quota)": r["prob_quota"].round(3)})
+        render_frame(view, title=f"{period} as of {as_of:%Y-%m-%d}: attainment of quota (run {p.run_id}, "
+                                 f"shared factor sd {p.sigma:.2f})", money=("quota",))
+    else:  # no quotas: the amounts
+        view = pd.DataFrame({level: r["entity_id"], "won": r["closed_won"], "projected": r["mean"], "P10": r["p10"],
+                             "P50": r["p50"], "P90": r["p90"]})
+        render_frame(view, title=f"{period} as of {as_of:%Y-%m-%d}: projected closed-won, no quotas (run "
+                                 f"{p.run_id}, shared factor sd {p.sigma:.2f})",
+                     money=("won", "projected", "P10", "P50", "P90"))
     from .diagnose.labels import entity_label
     from .diagnose.run import _names
 

@@ -306,6 +306,10 @@ def project(
         return s.reindex(ids[level]).to_numpy(dtype=float)
 
     quota = {lvl: quota_of(lvl) for lvl in LEVELS}
+    if not len(q):
+        notes.append(f"plan {plan_id!r} has no quotas for {period}: the projection is in amounts only, with no "
+                     f"attainment or P(quota) (set quotas: plancast plan build --period {period}, or plancast import "
+                     "quotas FILE)")
     # levels without their own quota records: the sum of the reps' quotas below them
     rep_q = np.nan_to_num(quota["rep"])
     rolled = [rep_q]
@@ -347,6 +351,8 @@ def project(
         frame[c] = np.maximum(frame[c].to_numpy(dtype=float), frame["closed_won"].to_numpy(dtype=float))
     frame["plan_expected_to_date"] = [pace_by[k][e, 0] for k, e in zip(lvl_k, ent, strict=True)]
     frame["plan_expected"] = [pace_by[k][e, 1] for k, e in zip(lvl_k, ent, strict=True)]
+    # no quota, no chance of reaching it to speak of
+    frame["p_reach"] = frame["p_reach"].where(frame["quota"].to_numpy(dtype=float) > 0)
     results = frame.rename(columns={"p_reach": "prob_quota"})[
         ["level", "entity_id", "quota", "closed_won", "mean", "p10", "p50", "p90", "prob_quota",
          "plan_expected_to_date", "plan_expected"]]

@@ -228,7 +228,13 @@ def derive_assumptions(store: Store, period: str, start: date, end: date, *, upl
     out["valid_to"] = pd.Timestamp(p_end)
     out = out[out["planned_accounts"] > 0].reset_index(drop=True)
     if not len(out):
-        raise BadInput("no territory has accounts to plan", hint="import territory assignments or opportunities")
+        with_account = int((made & opp["account_id"].notna()).sum())
+        raise BadInput(f"no territory has accounts to plan: there are no account assignments, and of the "
+                       f"{int(made.sum()):,} deals created from {start} to {end}, {with_account:,} name an account",
+                       hint="capacity is planned per account: import accounts and which territory each is in "
+                            "(plancast import territory-assignments FILE --valid-from DATE), or deals with an "
+                            "account_id; or give the period's assumptions yourself (plancast import "
+                            "planning-assumptions FILE)")
     return out, notes
 
 
