@@ -768,14 +768,17 @@ def summary_warnings(kind: Kind, frame: pd.DataFrame, source: str, labels: dict[
     if kind.name == "opportunities" and len(frame):
         no_account = frame["account_id"].isna().to_numpy(dtype=bool)
         if no_account.any():
+            # is_closed may be blank here (the stage decides it when the file has none)
+            known = frame["is_closed"].notna().to_numpy(dtype=bool)
             closed = frame["is_closed"].fillna(False).to_numpy(dtype=bool)
-            open_n = int((no_account & ~closed).sum())
-            closed_n = int((no_account & closed).sum())
-            for n, what in ((open_n, "open"), (closed_n, "closed")):
+            open_n = int((no_account & known & ~closed).sum())
+            closed_n = int((no_account & known & closed).sum())
+            some_n = int((no_account & ~known).sum())
+            for n, what in ((open_n, "open "), (closed_n, "closed "), (some_n, "")):
                 if n:
                     verb = "deals have" if n != 1 else "deal has"
                     them = "they count" if n != 1 else "it counts"
-                    out.append(f"{source}: {n:,} {what} {verb} no account_id (kept; {them} for the owner only)")
+                    out.append(f"{source}: {n:,} {what}{verb} no account_id (kept; {them} for the owner only)")
         if "currency" in frame:
             cur = frame["currency"].fillna("USD").astype(str).str.upper()
             other = cur.value_counts()

@@ -56,7 +56,7 @@ DRIVERS: tuple[tuple[str, str], ...] = (
 )
 PARTS = ("planning", "execution")
 FLAG_KINDS: tuple[tuple[str, str, str], ...] = (
-    ("capacity", "Capacity signals", "the territory cannot yield what the plan assumed (planning)"),
+    ("capacity", "Capacity signals", "the territory yields more or less than the plan assumed (planning)"),
     ("execution", "Execution signals", "the rep under-performs peers on a fair territory"),
 )
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
