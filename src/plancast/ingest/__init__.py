@@ -348,6 +348,10 @@ class _Reader:
         for col, factor in self.spec.scale.items():
             if col in parsed:
                 parsed[col].values = parsed[col].values * factor
+        # a column that must have a value cannot be left blank: the messages do not offer it
+        for c, pc in parsed.items():
+            if not self.kind.column(c).nullable and pc.bad.any():
+                pc.messages = pc.messages.str.replace(r",? or leave it blank(?! for)", "", regex=True)
         self.apply_value_rules(parsed)
 
         # preset: leave out rows that cannot be kept (e.g. Maven deals with no creation date)
