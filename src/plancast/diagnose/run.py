@@ -301,7 +301,7 @@ def diagnose(
     write: bool = True,
 ) -> Diagnosis:
     """Split every entity's gap to quota into stretch, planning and execution (see the module)."""
-    from ..forecast.run import _org, bounds_with
+    from ..forecast.run import _org, bounds_with, shared_territories
 
     start, end = bounds_with(store, period, as_of)
     if not 28 <= window_days <= 3660:
@@ -404,9 +404,7 @@ def diagnose(
     # in one territory), so the rows of the territories such reps cover would mix in other territories' deals:
     # they are left out, and said; their regions and reps stay
     ra = store.plan_records("rep_assignments", plan_id=plan_id, during=(start, end), known_at=known_at)
-    per_rep = ra.groupby(ra["rep_id"].astype(str))["territory_id"].nunique()
-    split = per_rep.index[per_rep > 1]
-    mixed = sorted(set(ra.loc[ra["rep_id"].astype(str).isin(split), "territory_id"].astype(str)))
+    split, mixed = shared_territories(ra)
     if mixed:
         rows = rows[~((rows["level"] == "territory") & rows["entity_id"].astype(str).isin(mixed))].reset_index(
             drop=True)

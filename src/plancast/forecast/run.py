@@ -148,6 +148,14 @@ def _factor_residuals(cal: Calibration, org: pd.DataFrame, before: date) -> pd.D
                          "predicted": w * g["s"], "predicted_var": w * (1 - w) * g["s2"], "p_win": w})
 
 
+def shared_territories(ra: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(reps who cover several territories, the territories they cover) in rep assignments ``ra``: the
+    forecast places each rep in its largest-share territory, so those territories' rows mix territories."""
+    per_rep = ra.groupby(ra["rep_id"].astype(str))["territory_id"].nunique()
+    split = sorted(per_rep.index[per_rep > 1])
+    return split, sorted(set(ra.loc[ra["rep_id"].astype(str).isin(split), "territory_id"].astype(str)))
+
+
 def bounds_with(store: Store, period: str, as_of: date) -> tuple[date, date]:
     """The period's [start, end), refusing an as-of day outside it."""
     start, end = period_bounds(store, period)
@@ -180,12 +188,12 @@ def project(
         raise NotFound(f"plan {plan_id!r} has no reps assigned on {as_of}{known}",
                        hint=f"plans in the store: {plans}; import reps with their territories, or give a later date")
     ra_on = store.plan_records("rep_assignments", plan_id=plan_id, valid_on=as_of, known_at=known_at)
-    spread = ra_on.groupby(ra_on["rep_id"].astype(str))["territory_id"].nunique()
-    if (spread > 1).any():
+    split, _ = shared_territories(ra_on)
+    if split:
         t_region = store.read_table("territory").set_index("territory_id")["region_id"]
         regions_of = ra_on["territory_id"].map(t_region).groupby(ra_on["rep_id"].astype(str)).nunique()
         across = int((regions_of > 1).sum())
-        notes.append(f"{int((spread > 1).sum())} rep(s) cover several territories: each counts whole in its "
+        notes.append(f"{len(split)} rep(s) cover several territories: each counts whole in its "
                      "largest-share territory, so territory rows mix in their other territories' deals; "
                      + (f"{across} of them span regions, so their regions' rows do too" if across else
                         "regions, reps and the company are whole"))
